@@ -1,0 +1,94 @@
+"""Every sentence a user sees comes from templates/<locale>/<key>.j2, rendered here.
+
+One autoescaping environment per locale, built once and passed down. Values are escaped for
+Telegram's HTML parse mode; money and dates are formatted with babel in the user's locale and the
+shop's time zone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_currency, format_decimal
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from dialogs.domain import LOCALES
+from dialogs.paths import TEMPLATES_DIR
+
+BABEL_LOCALES = {"zh": "zh_Hans_CN", "en": "en_US"}
+SUFFIX = ".j2"
+
+
+class Texts:
+    """Renders message templates; `render(locale, key, **values)` returns HTML-safe text."""
+
+    def __init__(
+        self,
+        root: Path = TEMPLATES_DIR,
+        timezone: str = "Asia/Shanghai",
+        default_locale: str = "zh",
+    ) -> None:
+        self.root = root
+        self.tz = ZoneInfo(timezone)
+        self.default_locale = default_locale if default_locale in LOCALES else "zh"
+        self._envs = {loc: self._build_env(loc) for loc in LOCALES}
+
+    def _build_env(self, locale: str) -> Environment:
+        env = Environment(
+            loader=FileSystemLoader(self.root / locale),
+            autoescape=select_autoescape(default=True, default_for_string=True),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+        )
+        babel_locale = BABEL_LOCALES[locale]
+        env.filters["money"] = lambda amount, currency="CNY": format_currency(
+            Decimal(str(amount)), currency, locale=babel_locale
+        )
+        env.filters["number"] = lambda n: format_decimal(n, locale=babel_locale)
+        env.filters["date"] = lambda d: self._format_date(d, babel_locale)
+        env.filters["datetime"] = lambda d: self._format_datetime(d, babel_locale)
+        env.globals["locale"] = locale
+        return env
+
+    def _format_date(self, value: date | datetime | None, babel_locale: str) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, datetime):
+            value = value.astimezone(self.tz).date()
+        return format_date(value, format="medium", locale=babel_locale)
+
+    def _format_datetime(self, value: datetime | None, babel_locale: str) -> str:
+        if value is None:
+            return ""
+        # "short" time keeps messages compact; dates stay unambiguous with the medium format.
+        local = value.astimezone(self.tz)
+        return format_datetime(local, format="medium", tzinfo=self.tz, locale=babel_locale)
+
+    def locale(self, wanted: str | None) -> str:
+        """The locale we can speak that is closest to a Telegram language_code."""
+        if wanted:
+            base = wanted.lower().replace("_", "-").split("-")[0]
+            if base in LOCALES:
+                return base
+        return self.default_locale
+
+    def render(self, locale: str, key: str, /, **values: Any) -> str:
+        env = self._envs[self.locale(locale)]
+        return env.get_template(key + SUFFIX).render(**values).strip()
+
+    def render_message(self, locale: str, key: str, values: Mapping[str, Any]) -> str:
+        return self.render(locale, key, **dict(values))
+
+    def keys(self, locale: str) -> set[str]:
+        base = self.root / locale
+        return {
+            str(p.relative_to(base))[: -len(SUFFIX)] for p in base.rglob("*" + SUFFIX)
+        }
