@@ -1,0 +1,74 @@
+"""The `aftersales` command line. Subcommands live in small modules imported only when used."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aftersales", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="apply all migrations")
+
+    orders = sub.add_parser("orders", help="order data")
+    orders_sub = orders.add_subparsers(dest="orders_command", required=True)
+    imp = orders_sub.add_parser("import", help="import orders (JSON array or JSON Lines)")
+    imp.add_argument("file")
+
+    demo = sub.add_parser("demo-data", help="load a demo shop generated relative to today")
+    demo.add_argument("--now", help="ISO 8601 instant to generate relative to (default: now)")
+
+    policy = sub.add_parser("policy", help="policy profiles")
+    policy_sub = policy.add_subparsers(dest="policy_command", required=True)
+    val = policy_sub.add_parser("validate", help="validate a policy file or profile name")
+    val.add_argument("file")
+    chk = policy_sub.add_parser("check", help="dry-run one decision")
+    chk.add_argument("--profile", required=True)
+    chk.add_argument("--service", required=True)
+    chk.add_argument("--reason", required=True)
+    chk.add_argument("--category", required=True)
+    chk.add_argument("--purchased-at", required=True)
+    chk.add_argument("--delivered-at")
+    chk.add_argument("--paid-at")
+    chk.add_argument("--shipped-at")
+    chk.add_argument("--payment", choices=["online", "cod"], default="online")
+    chk.add_argument("--price")
+    chk.add_argument("--evidence", type=int, default=0)
+    chk.add_argument("--condition", action="append", default=[])
+    chk.add_argument("--now")
+    chk.add_argument("--json", action="store_true")
+    return parser
+
+
+def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:
+    if args.command == "db":
+        from bot.cli_data import db_upgrade
+
+        return db_upgrade
+    if args.command == "orders":
+        from bot.cli_data import orders_import
+
+        return orders_import
+    if args.command == "demo-data":
+        from bot.cli_data import demo_data
+
+        return demo_data
+    if args.command == "policy":
+        from bot import cli_policy
+
+        return cli_policy.validate if args.policy_command == "validate" else cli_policy.check
+    raise SystemExit(f"unknown command {args.command}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _build_parser().parse_args(argv)
+    return _handler(args)(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
