@@ -1,0 +1,97 @@
+"""Engine, sessions and the unit of work (`Database.transaction`)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from storage.models import Base
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+class Database:
+    """One per process. Repositories get the session; only `transaction()` commits."""
+
+    def __init__(self, url: str, *, echo: bool = False, **engine_kwargs: Any) -> None:
+        self.url = make_url(url)
+        self.engine: AsyncEngine = create_async_engine(self.url, echo=echo, **engine_kwargs)
+        # expire_on_commit=False: objects stay readable after commit without async lazy loads.
+        self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
+            self.engine, expire_on_commit=False
+        )
+        # SQLite has a single writer: a deferred transaction that later writes can fail with
+        # "database is locked" instead of waiting, so writers queue here and BEGIN IMMEDIATE.
+        self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
+        if self.is_sqlite:
+            _configure_sqlite(self.engine)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.get_backend_name() == "sqlite"
+
+    @property
+    def is_postgresql(self) -> bool:
+        return self.url.get_backend_name() == "postgresql"
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session inside one transaction: commit on success, roll back on any error.
+
+        Not re-entrant on SQLite: do not open a second transaction() while holding one.
+        """
+        lock: AbstractAsyncContextManager[Any] = self._write_lock or nullcontext()
+        async with lock, self.sessionmaker() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A read-only session that does not queue behind writers (WAL allows that)."""
+        async with self.sessionmaker() as session:
+            conn = await session.connection(execution_options={"sqlite_begin": "DEFERRED"})
+            del conn
+            try:
+                yield session
+            finally:
+                await session.rollback()
+
+    async def create_all(self) -> None:
+        """Schema without migrations, for tests. Deployments use `storage.migrate.upgrade`."""
+        async with self.engine.begin() as conn:
+            await conn.run_sync(Base.metadata.create_all)
+
+    async def drop_all(self) -> None:
+        async with self.engine.begin() as conn:
+            await conn.run_sync(Base.metadata.drop_all)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take BEGIN away from the driver so we can choose IMMEDIATE ourselves.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+        conn.exec_driver_sql(f"BEGIN {mode}")

@@ -1,0 +1,330 @@
+"""Tables. Domain names (statuses, services, categories) are plain strings guarded by CHECKs,
+so this package does not depend on `dialogs`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.ext.asyncio import AsyncAttrs
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from storage.types import JSONType, UTCDateTime, utcnow
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Money = Numeric(12, 2)
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    listed = ", ".join(f"'{v}'" for v in values)
+    return f"{column} IN ({listed})"
+
+
+class Base(AsyncAttrs, DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads this class attribute
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSONType,
+        list[Any]: JSONType,
+        Decimal: Money,
+    }
+
+
+ORDER_STATUSES = ("pending", "paid", "shipped", "delivered", "cancelled")
+PAYMENT_METHODS = ("online", "cod")
+CATEGORIES = (
+    "electronics",
+    "appliances",
+    "apparel",
+    "fresh_food",
+    "custom_made",
+    "digital",
+    "periodicals",
+    "hygiene",
+    "other",
+)
+LANGUAGES = ("zh", "en")
+OUTCOMES = ("approve", "reject", "needs_agent")
+ACTORS = ("customer", "bot", "agent", "system")
+EVIDENCE_KINDS = ("photo", "video", "document")
+INBOX_STATUSES = ("pending", "done", "failed")
+OUTBOX_STATUSES = ("pending", "sent", "failed", "blocked")
+CONVERSATION_MODES = ("bot", "agent")
+AGENT_ROLES = ("agent", "supervisor")
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+    __table_args__ = (CheckConstraint(_one_of("language", LANGUAGES), name="language"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str | None] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    language: Mapped[str] = mapped_column(String(5), default="zh")
+    telegram_user_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", ORDER_STATUSES), name="status"),
+        CheckConstraint(_one_of("payment_method", PAYMENT_METHODS), name="payment_method"),
+        CheckConstraint("shipping_fee >= 0", name="shipping_fee"),
+        Index("ix_orders_customer_placed", "customer_id", "placed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_no: Mapped[str] = mapped_column(String(64), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    status: Mapped[str] = mapped_column(String(16))
+    placed_at: Mapped[datetime]
+    paid_at: Mapped[datetime | None]
+    shipped_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    payment_method: Mapped[str] = mapped_column(String(8))
+    currency: Mapped[str] = mapped_column(String(3))
+    shipping_fee: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    customer: Mapped[Customer] = relationship()
+    # Items are always wanted with their order (lists, summaries, policy), so load them eagerly.
+    items: Mapped[list[OrderItem]] = relationship(
+        back_populates="order",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        order_by="OrderItem.id",
+    )
+
+
+class OrderItem(Base):
+    __tablename__ = "order_items"
+    __table_args__ = (
+        UniqueConstraint("order_id", "sku"),
+        CheckConstraint(_one_of("category", CATEGORIES), name="category"),
+        CheckConstraint("quantity > 0", name="quantity"),
+        CheckConstraint("unit_price >= 0", name="unit_price"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    sku: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(300))
+    category: Mapped[str] = mapped_column(String(32))
+    quantity: Mapped[int]
+    unit_price: Mapped[Decimal]
+
+    order: Mapped[Order] = relationship(back_populates="items")
+
+
+class Agent(Base):
+    __tablename__ = "agents"
+    __table_args__ = (CheckConstraint(_one_of("role", AGENT_ROLES), name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    telegram_user_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16), default="agent")
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    __table_args__ = (
+        CheckConstraint(_one_of("outcome", OUTCOMES), name="outcome"),
+        CheckConstraint("quantity > 0", name="quantity"),
+        Index("ix_cases_customer_created", "customer_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_no: Mapped[str] = mapped_column(String(32), unique=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("order_items.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    quantity: Mapped[int] = mapped_column(default=1)
+    service: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(String(16))
+    rules: Mapped[list[Any]] = mapped_column(default=list)
+    explanation_key: Mapped[str] = mapped_column(String(100), default="")
+    explanation_values: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    alternatives: Mapped[list[Any]] = mapped_column(default=list)
+    shipping_paid_by: Mapped[str | None] = mapped_column(String(16))
+    return_address: Mapped[str | None] = mapped_column(Text)
+    carrier: Mapped[str | None] = mapped_column(String(64))
+    waybill: Mapped[str | None] = mapped_column(String(64))
+    deadline_at: Mapped[datetime | None]
+    needs_agent_reason: Mapped[str | None] = mapped_column(String(200))
+    assigned_agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    locale: Mapped[str] = mapped_column(String(5), default="zh")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(Integer)
+
+    order: Mapped[Order] = relationship()
+    item: Mapped[OrderItem] = relationship()
+    customer: Mapped[Customer] = relationship()
+
+    # Two writers (customer chat and agent topic) may touch one case; the loser gets
+    # StaleDataError instead of silently overwriting.
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class CaseEvent(Base):
+    __tablename__ = "case_events"
+    __table_args__ = (CheckConstraint(_one_of("actor", ACTORS), name="actor"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[int | None] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Evidence(Base):
+    __tablename__ = "evidence"
+    __table_args__ = (CheckConstraint(_one_of("kind", EVIDENCE_KINDS), name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    file_id: Mapped[str] = mapped_column(String(255))
+    file_unique_id: Mapped[str] = mapped_column(String(128), index=True)
+    media_group_id: Mapped[str | None] = mapped_column(String(64))
+    local_path: Mapped[str | None] = mapped_column(String(500))
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+    __table_args__ = (
+        CheckConstraint(_one_of("mode", CONVERSATION_MODES), name="mode"),
+        # At most one open conversation per chat, even with several workers.
+        Index(
+            "uq_conversations_open_chat",
+            "chat_id",
+            unique=True,
+            sqlite_where=text("is_open"),
+            postgresql_where=text("is_open"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    state: Mapped[str] = mapped_column(String(64))
+    context: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    locale: Mapped[str] = mapped_column(String(5), default="zh")
+    mode: Mapped[str] = mapped_column(String(8), default="bot")
+    is_open: Mapped[bool] = mapped_column(Boolean, default=True)
+    menu_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    # Two workers stepping the same chat must not both win.
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class Inbox(Base):
+    __tablename__ = "inbox"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", INBOX_STATUSES), name="status"),
+        Index("ix_inbox_status_chat_update", "status", "chat_id", "update_id"),
+    )
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Outbox(Base):
+    __tablename__ = "outbox"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", OUTBOX_STATUSES), name="status"),
+        Index("ix_outbox_status_next_id", "status", "next_attempt_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+    telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Timer(Base):
+    __tablename__ = "timers"
+    __table_args__ = (Index("ix_timers_fired_due", "fired_at", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    kind: Mapped[str] = mapped_column(String(64))
+    due_at: Mapped[datetime]
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    fired_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Survey(Base):
+    __tablename__ = "surveys"
+    __table_args__ = (CheckConstraint("rating BETWEEN 1 AND 5", name="rating"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), unique=True)
+    asked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    rating: Mapped[int | None]
+    comment: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime | None]
+
+
+class BlockedChat(Base):
+    __tablename__ = "blocked_chats"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    blocked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CaseCounter(Base):
+    __tablename__ = "case_counters"
+
+    day: Mapped[str] = mapped_column(String(8), primary_key=True)
+    last: Mapped[int] = mapped_column(default=0)

@@ -1,0 +1,21 @@
+"""Repositories: query and stage changes on the caller's session; they never commit."""
+
+from storage.repos.cases import CaseRepo
+from storage.repos.conversations import ConversationRepo
+from storage.repos.customers import CustomerRepo
+from storage.repos.evidence import EvidenceRepo
+from storage.repos.inbox import InboxRepo
+from storage.repos.orders import OrderRepo
+from storage.repos.outbox import OutboxRepo
+from storage.repos.timers import TimerRepo
+
+__all__ = [
+    "CaseRepo",
+    "ConversationRepo",
+    "CustomerRepo",
+    "EvidenceRepo",
+    "InboxRepo",
+    "OrderRepo",
+    "OutboxRepo",
+    "TimerRepo",
+]

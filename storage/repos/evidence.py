@@ -1,0 +1,59 @@
+"""Evidence files attached to cases (Telegram file ids plus our stored copy)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+
+from storage.models import Evidence
+from storage.repos.base import Repo
+
+
+class EvidenceRepo(Repo):
+    async def add(
+        self,
+        case_id: int,
+        kind: str,
+        file_id: str,
+        file_unique_id: str,
+        *,
+        created_at: datetime,
+        media_group_id: str | None = None,
+        local_path: str | None = None,
+        sha256: str | None = None,
+        size_bytes: int | None = None,
+    ) -> Evidence:
+        evidence = Evidence(
+            case_id=case_id,
+            kind=kind,
+            file_id=file_id,
+            file_unique_id=file_unique_id,
+            media_group_id=media_group_id,
+            local_path=local_path,
+            sha256=sha256,
+            size_bytes=size_bytes,
+            created_at=created_at,
+        )
+        self.session.add(evidence)
+        await self.session.flush()
+        return evidence
+
+    async def for_case(self, case_id: int) -> Sequence[Evidence]:
+        rows = await self.session.scalars(
+            select(Evidence).where(Evidence.case_id == case_id).order_by(Evidence.id)
+        )
+        return rows.all()
+
+    async def used_elsewhere(
+        self, file_unique_ids: Iterable[str], exclude_case_id: int | None = None
+    ) -> set[str]:
+        """Which of these files already back another case (re-used photos are suspicious)."""
+        ids = list(set(file_unique_ids))
+        if not ids:
+            return set()
+        stmt = select(Evidence.file_unique_id).where(Evidence.file_unique_id.in_(ids))
+        if exclude_case_id is not None:
+            stmt = stmt.where(Evidence.case_id != exclude_case_id)
+        return set(await self.session.scalars(stmt))

@@ -1,0 +1,93 @@
+"""Orders and their items."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload, selectinload
+
+from storage.models import Case, Order, OrderItem
+from storage.records import OrderRecord
+from storage.repos.base import Repo
+
+
+class OrderRepo(Repo):
+    async def by_no(self, order_no: str) -> Order | None:
+        return await self.session.scalar(
+            select(Order).where(Order.order_no == order_no).options(selectinload(Order.items))
+        )
+
+    async def get(self, order_id: int) -> Order | None:
+        return await self.session.get(Order, order_id, options=[selectinload(Order.items)])
+
+    async def list_for_customer(
+        self, customer_id: int, offset: int = 0, limit: int = 10
+    ) -> Sequence[Order]:
+        rows = await self.session.scalars(
+            select(Order)
+            .where(Order.customer_id == customer_id)
+            .order_by(Order.placed_at.desc(), Order.id.desc())
+            .offset(offset)
+            .limit(limit)
+            .options(selectinload(Order.items))
+        )
+        return rows.all()
+
+    async def count_for_customer(self, customer_id: int) -> int:
+        count = await self.session.scalar(
+            select(func.count()).select_from(Order).where(Order.customer_id == customer_id)
+        )
+        return count or 0
+
+    async def item(self, item_id: int) -> OrderItem | None:
+        return await self.session.get(OrderItem, item_id, options=[joinedload(OrderItem.order)])
+
+    async def upsert(
+        self, record: OrderRecord, customer_id: int, now: datetime
+    ) -> tuple[Order, bool]:
+        """Create or update the order and its items (by sku). Returns (order, created).
+
+        Items no longer listed are removed unless a case refers to them: the case must keep
+        pointing at what the customer actually bought.
+        """
+        order = await self.by_no(record.order_no)
+        created = order is None
+        if order is None:
+            order = Order(order_no=record.order_no, created_at=now, items=[])
+            self.session.add(order)
+        order.customer_id = customer_id
+        order.status = record.status
+        order.placed_at = record.placed_at
+        order.paid_at = record.paid_at
+        order.shipped_at = record.shipped_at
+        order.delivered_at = record.delivered_at
+        order.payment_method = record.payment_method
+        order.currency = record.currency
+        order.shipping_fee = record.shipping_fee
+        order.updated_at = now
+
+        existing = {item.sku: item for item in order.items}
+        listed = {item.sku for item in record.items}
+        stale = [item for sku, item in existing.items() if sku not in listed]
+        if stale:
+            referenced = set(
+                await self.session.scalars(
+                    select(Case.item_id).where(Case.item_id.in_([i.id for i in stale]))
+                )
+            )
+            for item in stale:
+                if item.id not in referenced:
+                    order.items.remove(item)
+        for rec in record.items:
+            item = existing.get(rec.sku)
+            if item is None:
+                item = OrderItem(sku=rec.sku)
+                order.items.append(item)
+            item.name = rec.name
+            item.category = rec.category
+            item.quantity = rec.quantity
+            item.unit_price = rec.unit_price
+        await self.session.flush()
+        return order, created
