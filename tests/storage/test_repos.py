@@ -3,6 +3,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from factories import NOW, make_case, make_customer, make_order
+
 from storage.db import Database
 from storage.repos import (
     CaseRepo,
@@ -13,7 +15,6 @@ from storage.repos import (
     OutboxRepo,
     TimerRepo,
 )
-from factories import NOW, make_case, make_customer, make_order
 
 
 async def test_customer_lookup_and_telegram_link_moves(db: Database) -> None:
