@@ -1,0 +1,57 @@
+"""Migrations: the stairway (up, down, up) and the initial revision matching the models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from storage import migrate
+from storage.models import Base
+
+
+async def _inspect(url: str, fn: Any) -> Any:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(fn)
+    finally:
+        await engine.dispose()
+
+
+def _tables(conn: Connection) -> set[str]:
+    return set(inspect(conn).get_table_names()) - {"alembic_version"}
+
+
+def _diff(conn: Connection) -> list[Any]:
+    context = MigrationContext.configure(
+        conn,
+        opts=dict(migrate.COMPARE_OPTIONS),
+    )
+    return compare_metadata(context, Base.metadata)
+
+
+async def test_stairway(database_url: str) -> None:
+    migrate.upgrade(database_url)
+    assert migrate.current(database_url) == "0001"
+    assert await _inspect(database_url, _tables) == set(Base.metadata.tables)
+    migrate.downgrade(database_url, "base")
+    assert await _inspect(database_url, _tables) == set()
+    assert migrate.current(database_url) is None
+    migrate.upgrade(database_url)
+    assert await _inspect(database_url, _tables) == set(Base.metadata.tables)
+
+
+async def test_migrations_match_models(database_url: str) -> None:
+    migrate.upgrade(database_url)
+    assert await _inspect(database_url, _diff) == []
+
+
+def test_upgrade_outside_event_loop(tmp_path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'sub' / 'dir' / 'x.db'}"
+    migrate.upgrade(url)
+    assert migrate.current(url) == "0001"
