@@ -7,6 +7,7 @@ shop's time zone.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -17,6 +18,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from dialogs.domain import LOCALES
 from dialogs.paths import TEMPLATES_DIR
@@ -80,9 +82,14 @@ class Texts:
                 return base
         return self.default_locale
 
-    def render(self, locale: str, key: str, /, **values: Any) -> str:
+    def render(self, locale: str, key: str, /, **values: Any) -> Markup:
+        """HTML for Telegram's HTML parse mode; Markup so nesting never escapes twice."""
         env = self._envs[self.locale(locale)]
-        return env.get_template(key + SUFFIX).render(**values).strip()
+        return Markup(env.get_template(key + SUFFIX).render(**values).strip())
+
+    def plain(self, locale: str, key: str, /, **values: Any) -> str:
+        """Text where Telegram parses no HTML: button labels, callback answers."""
+        return html.unescape(str(self.render(locale, key, **values)))
 
     def render_message(self, locale: str, key: str, values: Mapping[str, Any]) -> str:
         return self.render(locale, key, **dict(values))

@@ -1,0 +1,97 @@
+"""What comes into a conversation and what goes out of it, with no Telegram types."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+EventKind = Literal[
+    "text",  # free text typed by the customer
+    "command",  # /start, /menu, ... (name in `command`, argument in `text`)
+    "button",  # an inline button pressed (opaque `data`)
+    "contact",  # a shared contact
+    "media",  # one photo/video/document or a whole album
+    "unsupported",  # stickers, voice, locations, polls, ...
+]
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    kind: Literal["photo", "video", "document"]
+    file_id: str
+    file_unique_id: str
+    size_bytes: int | None = None
+    mime_type: str | None = None
+    local_path: str | None = None
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing the customer did. `event_id` is unique per event (Telegram's update_id)."""
+
+    event_id: int
+    chat_id: int
+    user_id: int
+    kind: EventKind
+    text: str = ""
+    command: str = ""
+    data: str = ""
+    callback_id: str | None = None
+    message_id: int | None = None  # the message a button belongs to
+    contact_phone: str | None = None
+    contact_user_id: int | None = None
+    media: tuple[MediaFile, ...] = ()
+    media_group_id: str | None = None
+    language_code: str | None = None
+    refused: str | None = None  # set by the transport: why the input was refused (too_large, ...)
+    refused_values: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Button:
+    text: str
+    data: str
+
+
+@dataclass
+class Reply:
+    """One outgoing message. Stored as JSON in the outbox and turned into a Bot API call by bot/."""
+
+    chat_id: int
+    text: str
+    buttons: list[list[Button]] = field(default_factory=list)
+    contact_button: str | None = None  # label of a "share my contact" keyboard button
+    remove_keyboard: bool = False
+    edit_message_id: int | None = None  # replace this menu message instead of sending a new one
+
+    def as_payload(self) -> dict[str, Any]:
+        return {
+            "kind": "message",
+            "chat_id": self.chat_id,
+            "text": self.text,
+            "buttons": [[{"text": b.text, "data": b.data} for b in row] for row in self.buttons],
+            "contact_button": self.contact_button,
+            "remove_keyboard": self.remove_keyboard,
+            "edit_message_id": self.edit_message_id,
+        }
+
+
+@dataclass
+class CallbackAnswer:
+    """The answer to a pressed button (Telegram wants one for every press)."""
+
+    chat_id: int
+    callback_id: str
+    text: str | None = None
+
+    def as_payload(self) -> dict[str, Any]:
+        return {
+            "kind": "callback_answer",
+            "chat_id": self.chat_id,
+            "callback_id": self.callback_id,
+            "text": self.text,
+        }
+
+
+Outgoing = Reply | CallbackAnswer
