@@ -52,6 +52,7 @@ class Claim:
 class EvidenceNeed:
     kind: str  # photo | video | photo_or_video | proof_of_purchase
     count: int
+    proof_of_purchase: bool = False  # one of the `count` files must show the receipt (T5, T12)
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,10 @@ class Decision:
         return {
             "decision": self.outcome,
             "rules": list(self.rules),
-            "explanation": {"key": self.explanation.key, "values": _jsonable(self.explanation.values)},
+            "explanation": {
+                "key": self.explanation.key,
+                "values": _jsonable(self.explanation.values),
+            },
             "alternatives": list(self.alternatives),
             "shipping_paid_by": self.shipping_paid_by,
             "evidence_required": (

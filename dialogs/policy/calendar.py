@@ -1,0 +1,144 @@
+"""Working days in the shop's time zone, and time limits counted in hours, days or working days.
+
+Mainland China moves rest days around every year (调休): the State Council publishes which
+weekend days become working days and which weekdays become holidays. The `holidays` package
+knows those schedules only for the years already published; for a later year we still count
+weekends and the statutory holidays it can compute, but we say so loudly instead of pretending.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from functools import cache
+from zoneinfo import ZoneInfo
+
+import holidays
+
+log = logging.getLogger(__name__)
+
+UNITS = ("hours", "days", "working_days")
+# A window counted in (working) days ends at the last instant of its last day, local time.
+END_OF_DAY = time(23, 59, 59, 999000)
+# Guards the working-day walk against a calendar that (by misconfiguration) has no working days.
+_MAX_SCAN_DAYS = 3660
+
+
+@dataclass(frozen=True)
+class YearTable:
+    holidays: frozenset[date]
+    working_weekends: frozenset[date]
+    weekend: frozenset[int]
+    official: bool
+
+
+def official_years(country: str) -> frozenset[int]:
+    """Years for which the holiday schedule is the published one rather than computed rules."""
+    if country != "CN":
+        # Other countries' calendars follow fixed rules the package computes for any year.
+        return frozenset(range(1900, 2200))
+    from holidays.countries.china import ChinaStaticHolidays
+
+    return frozenset(ChinaStaticHolidays.special_public_holidays)
+
+
+@cache
+def year_table(country: str, year: int) -> YearTable:
+    """Holidays and make-up working days of one year (built once per process and year)."""
+    # Make-up working days of year Y can be announced with year Y+1's schedule (New Year).
+    tables = [holidays.country_holidays(country, years=y) for y in (year, year + 1)]
+    this = tables[0]
+    working = {d for t in tables for d in getattr(t, "weekend_workdays", ()) if d.year == year}
+    official = year in official_years(country)
+    if not official:
+        log.warning(
+            "No official %s holiday schedule for %s: counting weekends and statutory holidays "
+            "only; make-up working days and bridge holidays are unknown. Add them to the "
+            "profile's calendar.extra_holidays / extra_working_days.",
+            country,
+            year,
+        )
+    return YearTable(
+        holidays=frozenset(d for d in this if d.year == year),
+        working_weekends=frozenset(working),
+        weekend=frozenset(getattr(this, "weekend", (5, 6))),
+        official=official,
+    )
+
+
+class WorkingCalendar:
+    """Which local dates are working days, and where a time limit ends."""
+
+    def __init__(
+        self,
+        timezone: str,
+        extra_holidays: Iterable[date] = (),
+        extra_working_days: Iterable[date] = (),
+        country: str = "CN",
+    ) -> None:
+        self.timezone = timezone
+        self.tz = ZoneInfo(timezone)
+        self.country = country
+        self.extra_holidays = frozenset(extra_holidays)
+        self.extra_working_days = frozenset(extra_working_days)
+        self._days: dict[date, bool] = {}
+
+    def has_official_schedule(self, year: int) -> bool:
+        return year in official_years(self.country)
+
+    def is_working_day(self, d: date) -> bool:
+        cached = self._days.get(d)
+        if cached is not None:
+            return cached
+        if d in self.extra_working_days:
+            result = True
+        elif d in self.extra_holidays:
+            result = False
+        else:
+            table = year_table(self.country, d.year)
+            if d in table.working_weekends:
+                result = True
+            else:
+                result = d.weekday() not in table.weekend and d not in table.holidays
+        self._days[d] = result
+        return result
+
+    def local(self, moment: datetime) -> datetime:
+        """The instant in the calendar's time zone (a naive time is taken as local already)."""
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=self.tz)
+        return moment.astimezone(self.tz)
+
+    def add(self, start: datetime, length: int, unit: str) -> datetime:
+        """End of a time limit of `length` `unit`s starting at `start`.
+
+        hours: exact. days / working_days: the last instant of the N-th (working) day after the
+        start's local date; the start day itself is not counted ("7天内" as shops count it).
+        """
+        local = self.local(start)
+        if unit == "hours":
+            return local + timedelta(hours=length)
+        if unit == "days":
+            end = local.date() + timedelta(days=length)
+        elif unit == "working_days":
+            end = self._nth_working_day_after(local.date(), length)
+        else:
+            raise ValueError(f"unknown unit {unit!r}; expected one of {', '.join(UNITS)}")
+        return datetime.combine(end, END_OF_DAY, tzinfo=self.tz)
+
+    def _nth_working_day_after(self, day: date, n: int) -> date:
+        found = 0
+        for _ in range(_MAX_SCAN_DAYS):
+            if found >= n:
+                return day
+            day += timedelta(days=1)
+            if self.is_working_day(day):
+                found += 1
+        if found >= n:
+            return day
+        raise ValueError("calendar has no working days within ten years")
+
+    def missing_schedules(self, years: Iterable[int]) -> list[int]:
+        return [y for y in years if not self.has_official_schedule(y)]

@@ -1,0 +1,150 @@
+"""The policy file format (YAML), as pydantic models. Docs: docs/policy.md.
+
+Names of services, reasons, categories and conditions are closed sets (dialogs.domain) so that
+a typo in a profile is an error at load time, not a silently ignored rule.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ServiceName = Literal["return", "exchange", "repair", "refund", "missing_parts"]
+ReasonName = Literal[
+    "no_reason",
+    "quality",
+    "not_as_described",
+    "transit_damage",
+    "wrong_item",
+    "missing_parts",
+    "size_colour",
+    "not_received",
+]
+ReasonOrDefault = Literal[
+    "default",
+    "no_reason",
+    "quality",
+    "not_as_described",
+    "transit_damage",
+    "wrong_item",
+    "missing_parts",
+    "size_colour",
+    "not_received",
+]
+CategoryName = Literal[
+    "electronics",
+    "appliances",
+    "apparel",
+    "fresh_food",
+    "custom_made",
+    "digital",
+    "periodicals",
+    "hygiene",
+    "other",
+]
+ConditionName = Literal["unused", "packaging_intact", "accessories_complete", "tags_attached"]
+Anchor = Literal["purchase", "payment", "shipment", "delivery", "discovery"]
+Unit = Literal["hours", "days", "working_days"]
+Payer = Literal["merchant", "customer"]
+ClockName = Literal[
+    "first_reply",
+    "review",
+    "refund_after_receipt",
+    "exchange_ship_after_receipt",
+    "repair_after_receipt",
+    "ship_back",
+]
+Expiry = Literal["remind", "escalate", "auto_approve", "auto_close"]
+RuleSuffix = str  # checked by the loader: lower-case letters, digits and underscores
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Window(Strict):
+    anchor: Anchor
+    length: int
+    unit: Unit
+
+
+class Duration(Strict):
+    length: int
+    unit: Unit
+
+
+class Tier(Strict):
+    id: RuleSuffix | None = None  # rule id suffix; default tier1, tier2, ...
+    window: Window
+    conditions: list[ConditionName] = []
+    reasons: list[ReasonName] | None = None  # None: every reason of the service
+    outcome: Literal["approve", "needs_agent"] = "approve"
+
+
+class PastWindow(Strict):
+    action: Literal["reject", "needs_agent", "offer"] = "reject"
+    offer: list[ServiceName] = []
+    rule: RuleSuffix = "past_window"
+
+
+class EvidenceSpec(Strict):
+    kind: Literal["photo", "video", "photo_or_video", "proof_of_purchase"]
+    count: int = 1
+    proof_of_purchase: bool = False  # one of the `count` files must show the receipt/invoice
+
+
+class ServiceSpec(Strict):
+    reasons: list[ReasonName]
+    tiers: list[Tier]
+    past_window: PastWindow = PastWindow()
+    evidence: dict[ReasonOrDefault, EvidenceSpec | None] = {}
+    shipping: dict[ReasonOrDefault, Payer] = {}
+    goods_back: bool = True  # False: refund without return, reship of missing parts
+    return_method: Literal["pickup", "drop_off"] = "drop_off"
+
+
+class CategorySpec(Strict):
+    exclude_services: list[ServiceName] = []
+    exclude_reasons: dict[ServiceName, list[ReasonName]] = {}
+    # Extra conditions per reason for this category (hygiene goods: unused, sealed).
+    conditions: dict[ReasonName, list[ConditionName]] = {}
+    warranty: Duration | None = None  # replaces the window length of repair's first tier
+    high_risk: bool = False
+    rule: str | None = None  # rule id of its exclusions; default <profile>.category.<name>
+
+
+class CalendarSpec(Strict):
+    country: str = "CN"
+    extra_holidays: list[date] = []
+    extra_working_days: list[date] = []
+
+
+class Escalation(Strict):
+    order_value_over: Decimal | None = None
+    repeat_claims: int | None = None  # prior_claims >= this goes to a person
+    evidence_reused: Literal["needs_agent", "reject"] = "needs_agent"
+    deliberate_damage: Literal["needs_agent", "reject"] = "needs_agent"
+    disputed: Literal["needs_agent"] = "needs_agent"
+    high_risk: bool = True  # claims on high-risk categories go to a person
+
+
+class Clock(Strict):
+    length: int
+    unit: Unit
+    on_expiry: Expiry = "remind"
+    by_payment: dict[Literal["online", "cod"], Duration] = {}
+
+
+class PolicyFile(Strict):
+    name: str
+    title: dict[Literal["zh", "en"], str] = {}
+    timezone: str = "Asia/Shanghai"
+    currency: str = "CNY"
+    calendar: CalendarSpec = CalendarSpec()
+    services: dict[ServiceName, ServiceSpec] = Field(min_length=1)
+    categories: dict[CategoryName, CategorySpec] = {}
+    escalation: Escalation = Escalation()
+    sla: dict[ClockName, Clock] = {}
