@@ -161,13 +161,15 @@ class Policy:
         if matched is None:
             if lacking is not None:
                 tier, missing = lacking
+                alternatives = self._alternatives(item, now, reason, service)
                 return Decision(
                     outcome="reject",
                     rules=(f"{p}.{service}.{tier.id}.conditions",),
                     explanation=Message(
-                        "policy/conditions_missing", {**base, "conditions": list(missing)}
+                        "policy/conditions_missing",
+                        {**base, "conditions": list(missing), "alternatives": list(alternatives)},
                     ),
-                    alternatives=self._alternatives(item, now, reason, service),
+                    alternatives=alternatives,
                     conditions_required=missing,
                     next_step="none",
                 )
@@ -337,12 +339,12 @@ class Policy:
         return None, lacking, latest, missing_anchor
 
     def _option(self, service: str, item: ItemFacts, now: datetime) -> ServiceOption:
-        base = {"service": service, "category": item.category}
+        # Same value names as the decision's messages, so one template serves both.
+        base = {"service": service, "reason": "", "category": item.category, "alternatives": []}
         allowed = self.reasons(service, item.category)
         if not allowed:
-            return ServiceOption(
-                service, False, None, Message("policy/category_excluded", {**base, "reason": ""})
-            )
+            values = {**base, "whole_service": True}
+            return ServiceOption(service, False, None, Message("policy/category_excluded", values))
         delivered = item.delivered_at is not None
         usable = {r for r in allowed if (r == NOT_RECEIVED) != delivered}
         if not usable:
