@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from dialogs.policy.calendar import WorkingCalendar
-from dialogs.policy.schema import CategorySpec, PolicyFile, ServiceSpec, Window
+from dialogs.policy.schema import CategorySpec, Duration, PolicyFile, ServiceSpec, Window
 from dialogs.policy.types import (
     Claim,
     Decision,
@@ -29,6 +29,7 @@ _NO_CATEGORY = CategorySpec()
 class _Tier:
     id: str
     window: Window
+    not_before: Duration | None
     conditions: tuple[str, ...]
     reasons: frozenset[str] | None
     outcome: str
@@ -45,6 +46,7 @@ class _Scan:
     agent_open: tuple[datetime, ...]
     latest: datetime | None  # latest deadline of any tier, open or not
     anchor_missing: bool
+    opens_at: datetime | None  # earliest opening of a tier that is not open yet
 
 
 class Policy:
@@ -91,7 +93,7 @@ class Policy:
             if not tier.covers(reason):
                 continue
             deadline = self._deadline(item, tier.window)
-            if deadline is not None and now <= deadline:
+            if deadline is not None and now <= deadline and not self._not_yet(item, tier, now):
                 return list(self._needed(tier, reason, item.category))
         return []
 
@@ -157,7 +159,7 @@ class Policy:
             values = {**base, "anchor": "delivery"}
             return self._reject(f"{p}.not_delivered", "policy/not_delivered", values, claim, now)
 
-        matched, lacking, latest, anchor = self._match(claim, now)
+        matched, lacking, not_yet, latest, anchor = self._match(claim, now)
         if matched is None:
             if lacking is not None:
                 tier, missing = lacking
@@ -173,6 +175,11 @@ class Policy:
                     conditions_required=missing,
                     next_step="none",
                 )
+            if not_yet is not None:
+                tier, opens_at = not_yet
+                values = {**base, "opens_at": opens_at}
+                rule = f"{p}.{service}.{tier.id}.not_yet_open"
+                return self._reject(rule, "policy/not_yet_open", values, claim, now)
             if latest is None:
                 values = {**base, "anchor": anchor or "delivery"}
                 rule = f"{p}.not_delivered"
@@ -314,10 +321,18 @@ class Policy:
 
     def _match(
         self, claim: Claim, now: datetime
-    ) -> tuple[_Tier | None, tuple[_Tier, tuple[str, ...]] | None, datetime | None, str | None]:
-        """First tier that applies now; else the first open tier lacking conditions, the latest
-        deadline seen and a missing anchor (undelivered item on a delivery window)."""
+    ) -> tuple[
+        _Tier | None,
+        tuple[_Tier, tuple[str, ...]] | None,
+        tuple[_Tier, datetime] | None,
+        datetime | None,
+        str | None,
+    ]:
+        """First tier that applies now; else the first open tier lacking conditions, the first
+        tier not open yet, the latest deadline seen and a missing anchor (undelivered item on a
+        delivery window)."""
         lacking: tuple[_Tier, tuple[str, ...]] | None = None
+        not_yet: tuple[_Tier, datetime] | None = None
         latest: datetime | None = None
         missing_anchor: str | None = None
         for tier in self._service_tiers(claim.service, claim.item.category):
@@ -330,13 +345,17 @@ class Policy:
             latest = deadline if latest is None else max(latest, deadline)
             if now > deadline:
                 continue
+            opens_at = self._not_yet(claim.item, tier, now)
+            if opens_at is not None:
+                not_yet = not_yet or (tier, opens_at)
+                continue
             need = self._needed(tier, claim.reason, claim.item.category)
             missing = tuple(c for c in need if c not in claim.conditions)
             if missing:
                 lacking = lacking or (tier, missing)
                 continue
-            return tier, None, latest, missing_anchor
-        return None, lacking, latest, missing_anchor
+            return tier, None, None, latest, missing_anchor
+        return None, lacking, not_yet, latest, missing_anchor
 
     def _option(self, service: str, item: ItemFacts, now: datetime) -> ServiceOption:
         # Same value names as the decision's messages, so one template serves both.
@@ -360,6 +379,9 @@ class Policy:
             return ServiceOption(service, True, max(scan.approve_open))
         if scan.agent_open:
             return ServiceOption(service, True, max(scan.agent_open), needs_agent=True)
+        if scan.opens_at is not None:
+            values = {**base, "opens_at": scan.opens_at}
+            return ServiceOption(service, False, None, Message("policy/not_yet_open", values))
         if scan.latest is None:
             values = {**base, "anchor": "delivery"}
             return ServiceOption(service, False, None, Message("policy/not_delivered", values))
@@ -373,6 +395,7 @@ class Policy:
         agent: list[datetime] = []
         latest: datetime | None = None
         missing = False
+        opens: datetime | None = None
         for tier in self._service_tiers(service, item.category):
             if tier.reasons is not None and not tier.reasons & reasons:
                 continue
@@ -381,9 +404,14 @@ class Policy:
                 missing = True
                 continue
             latest = deadline if latest is None else max(latest, deadline)
-            if now <= deadline:
+            if now > deadline:
+                continue
+            opens_at = self._not_yet(item, tier, now)
+            if opens_at is not None:
+                opens = opens_at if opens is None else min(opens, opens_at)
+            else:
                 (approve if tier.outcome == "approve" else agent).append(deadline)
-        return _Scan(tuple(approve), tuple(agent), latest, missing)
+        return _Scan(tuple(approve), tuple(agent), latest, missing, opens)
 
     def _alternatives(
         self, item: ItemFacts, now: datetime, reason: str, exclude: str
@@ -416,6 +444,7 @@ class Policy:
                     _Tier(
                         id=t.id or f"tier{i + 1}",
                         window=window,
+                        not_before=t.not_before,
                         conditions=tuple(t.conditions),
                         reasons=None if t.reasons is None else frozenset(t.reasons),
                         outcome=t.outcome,
@@ -434,6 +463,16 @@ class Policy:
         if start is None:
             return None
         return self.calendar.add(start, window.length, window.unit)
+
+    def _not_yet(self, item: ItemFacts, tier: _Tier, now: datetime) -> datetime | None:
+        """When the tier opens, if it is not open yet."""
+        if tier.not_before is None:
+            return None
+        start = _anchor(item, tier.window.anchor)
+        if start is None:
+            return None
+        opens_at = self.calendar.add(start, tier.not_before.length, tier.not_before.unit)
+        return opens_at if now <= opens_at else None
 
     def _category(self, category: str) -> CategorySpec:
         return self.spec.categories.get(category, _NO_CATEGORY)  # type: ignore[call-overload]

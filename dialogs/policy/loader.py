@@ -127,6 +127,12 @@ def check(spec: PolicyFile) -> list[tuple[str, str]]:
             seen_ids.add(tid)
             if tier.window.length <= 0:
                 add((f"{tpath}.window.length", "must be greater than 0"))
+            nb = tier.not_before
+            if nb is not None:
+                if nb.length <= 0:
+                    add((f"{tpath}.not_before.length", "must be greater than 0"))
+                elif not _longer(tier.window, Window(anchor=tier.window.anchor, **nb.model_dump())):
+                    add((f"{tpath}.not_before", "the tier would close before it opens"))
             for r in tier.reasons or ():
                 if r not in svc.reasons:
                     add((f"{tpath}.reasons", f"{r} is not one of the service's reasons"))

@@ -79,6 +79,8 @@ class Duration(Strict):
 class Tier(Strict):
     id: RuleSuffix | None = None  # rule id suffix; default tier1, tier2, ...
     window: Window
+    # The tier opens only this long after the window's anchor (T20: repair after the period).
+    not_before: Duration | None = None
     conditions: list[ConditionName] = []
     reasons: list[ReasonName] | None = None  # None: every reason of the service
     outcome: Literal["approve", "needs_agent"] = "approve"
