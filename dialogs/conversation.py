@@ -303,9 +303,10 @@ class Turn:
 
     async def enter(self) -> None:
         """Arrive in the current state: answer it automatically when there is no choice."""
-        auto = getattr(self, f"auto_{self.conv.state}", None)
+        here = self.conv.state
+        auto = getattr(self, f"auto_{here}", None)
         if auto is not None and await auto():
-            self.ctx.setdefault("auto", []).append(self.conv.state)
+            self.ctx.setdefault("auto", []).append(here)
             await self.enter()
             return
         await self.prompt()

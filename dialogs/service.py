@@ -1,0 +1,142 @@
+"""The conversation service: one event in, one transaction out.
+
+For each event it loads the chat's conversation, lets the conversation take its turn, and
+stores the new state, the case and its events, the outgoing messages (outbox) and the inbox
+row as done — all in one transaction. An event id seen before is ignored. Events of one chat
+are handled one at a time (a lock per chat in this process; the conversation's version column
+across processes), different chats in parallel. All state lives in the database, so a new
+service on the same database continues every conversation where it stood.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from dialogs.clock import Clock
+from dialogs.conversation import Conversations, ConversationState
+from dialogs.events import Event, Outgoing
+from dialogs.flow import State
+from dialogs.store_port import StoragePort
+from storage.db import Database
+from storage.repos import ConversationRepo, CustomerRepo, InboxRepo, OutboxRepo
+
+log = logging.getLogger(__name__)
+RETRIES = 5
+
+
+class ChatLocks:
+    """One asyncio.Lock per chat, dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, chat_id: int) -> AsyncIterator[None]:
+        lock, users = self._locks.get(chat_id, (asyncio.Lock(), 0))
+        self._locks[chat_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[chat_id]
+            if users <= 1:
+                del self._locks[chat_id]
+            else:
+                self._locks[chat_id] = (lock, users - 1)
+
+
+class ConversationService:
+    def __init__(
+        self,
+        db: Database,
+        conversations: Conversations,
+        clock: Clock,
+        *,
+        timezone: str,
+        on_outbox: Callable[[], Awaitable[None] | None] | None = None,
+    ) -> None:
+        self.db = db
+        self.conversations = conversations
+        self.clock = clock
+        self.timezone = timezone
+        self.on_outbox = on_outbox
+        self.locks = ChatLocks()
+
+    async def handle(self, event: Event, payload: dict[str, Any] | None = None) -> list[Outgoing]:
+        """Process one event exactly once; returns what was queued for sending ([] if seen)."""
+        async with self.locks.hold(event.chat_id):
+            for attempt in range(RETRIES):
+                try:
+                    outgoing = await self._handle_once(event, payload)
+                    break
+                except (StaleDataError, IntegrityError) as exc:
+                    # Another worker wrote this chat's conversation first: reload and redo.
+                    if attempt == RETRIES - 1:
+                        raise
+                    log.info("retrying event %s after concurrent write: %s", event.event_id, exc)
+                    await asyncio.sleep(0.01 * (attempt + 1))
+        if outgoing and self.on_outbox is not None:
+            result = self.on_outbox()
+            if result is not None:
+                await result
+        return outgoing
+
+    async def _handle_once(self, event: Event, payload: dict[str, Any] | None) -> list[Outgoing]:
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            inbox = InboxRepo(session)
+            row = await inbox.get(event.event_id)
+            if row is None:
+                await inbox.record(event.event_id, event.chat_id, payload or _describe(event), now)
+            elif row.status == "done":
+                return []
+            repo = ConversationRepo(session)
+            conversation = await repo.open_for_chat(event.chat_id)
+            if conversation is None:
+                customer = await CustomerRepo(session).by_telegram_user(event.user_id)
+                conversation = await repo.create(
+                    event.chat_id,
+                    event.user_id,
+                    self.conversations.texts.locale(event.language_code),
+                    State.MENU.value if customer else State.IDENTIFY.value,
+                    {},
+                    customer_id=customer.id if customer else None,
+                    now=now,
+                )
+            state = ConversationState(
+                state=conversation.state,
+                context=copy.deepcopy(conversation.context or {}),
+                locale=conversation.locale,
+                customer_id=conversation.customer_id,
+            )
+            outgoing = await self.conversations.handle(
+                state, event, StoragePort(session, self.timezone)
+            )
+            conversation.state = state.state
+            conversation.context = state.context  # a new object, so the change is tracked
+            conversation.locale = state.locale
+            conversation.customer_id = state.customer_id
+            conversation.mode = "agent" if state.state == State.WITH_AGENT else "bot"
+            conversation.updated_at = now
+            outbox = OutboxRepo(session)
+            for message in outgoing:
+                await outbox.add(event.chat_id, message.as_payload(), now)
+            await inbox.mark_done(event.event_id, now)
+            await session.flush()
+        return outgoing
+
+
+def _describe(event: Event) -> dict[str, Any]:
+    """The event itself, for the inbox, when no raw Telegram update came with it."""
+    data = asdict(event)
+    data["media"] = [asdict(m) for m in event.media]
+    return {"event": data}

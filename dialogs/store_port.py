@@ -1,0 +1,169 @@
+"""`ShopPort` over the repositories of one open transaction (views out, no ORM leaks)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dialogs.shop import CaseView, CustomerView, ItemView, NewCase, OrderView
+from storage.models import Case, Customer, Order
+from storage.repos import CaseRepo, CustomerRepo, EvidenceRepo, OrderRepo
+
+
+class StoragePort:
+    def __init__(self, session: AsyncSession, timezone: str) -> None:
+        self.tz = timezone
+        self.customers = CustomerRepo(session)
+        self.orders = OrderRepo(session)
+        self.case_repo = CaseRepo(session)
+        self.evidence = EvidenceRepo(session)
+
+    async def customer(self, customer_id: int) -> CustomerView | None:
+        found = await self.customers.get(customer_id)
+        return _customer(found) if found else None
+
+    async def customer_by_phone(self, phone: str) -> CustomerView | None:
+        found = await self.customers.by_phone(phone)
+        return _customer(found) if found else None
+
+    async def link_telegram(self, customer_id: int, user_id: int) -> None:
+        found = await self.customers.get(customer_id)
+        if found is not None:
+            await self.customers.link_telegram(found, user_id)
+
+    async def order_by_no(self, order_no: str) -> OrderView | None:
+        found = await self.orders.by_no(order_no)
+        return order_view(found) if found else None
+
+    async def order(self, order_id: int) -> OrderView | None:
+        found = await self.orders.get(order_id)
+        return order_view(found) if found else None
+
+    async def orders_page(
+        self, customer_id: int, offset: int, limit: int
+    ) -> tuple[list[OrderView], int]:
+        rows = await self.orders.list_for_customer(customer_id, offset, limit)
+        return [order_view(o) for o in rows], await self.orders.count_for_customer(customer_id)
+
+    async def cases(self, customer_id: int, limit: int) -> list[CaseView]:
+        return [case_view(c) for c in await self.case_repo.list_for_customer(customer_id, limit)]
+
+    async def count_cases_since(self, customer_id: int, since: datetime) -> int:
+        return await self.case_repo.count_since(customer_id, since)
+
+    async def evidence_used_elsewhere(self, file_unique_ids: list[str]) -> set[str]:
+        return await self.evidence.used_elsewhere(file_unique_ids)
+
+    async def create_case(self, case: NewCase, now: datetime) -> CaseView:
+        row = await self.case_repo.create(
+            now=now,
+            tz=self.tz,
+            order_id=case.order_id,
+            item_id=case.item_id,
+            customer_id=case.customer_id,
+            quantity=case.quantity,
+            service=case.service,
+            reason=case.reason,
+            description=case.description,
+            status=case.status,
+            outcome=case.outcome,
+            rules=case.rules,
+            explanation_key=case.explanation_key,
+            explanation_values=case.explanation_values,
+            alternatives=case.alternatives,
+            shipping_paid_by=case.shipping_paid_by,
+            return_address=case.return_address,
+            deadline_at=case.deadline_at,
+            needs_agent_reason=case.needs_agent_reason,
+            locale=case.locale,
+        )
+        for e in case.evidence:
+            await self.evidence.add(
+                row.id,
+                e["kind"],
+                e["file_id"],
+                e["file_unique_id"],
+                created_at=now,
+                media_group_id=e.get("media_group_id"),
+                local_path=e.get("local_path"),
+                sha256=e.get("sha256"),
+                size_bytes=e.get("size_bytes"),
+            )
+        await self.case_repo.add_event(
+            row,
+            "customer",
+            "submitted",
+            {
+                "service": case.service,
+                "reason": case.reason,
+                "quantity": case.quantity,
+                "conditions": case.conditions,
+                "evidence": len(case.evidence),
+            },
+            now,
+        )
+        await self.case_repo.add_event(
+            row,
+            "bot",
+            "decided",
+            {"outcome": case.outcome, "rules": case.rules, "status": case.status},
+            now,
+        )
+        # Loaded explicitly: async sessions cannot lazy-load on attribute access.
+        await self.case_repo.session.refresh(row, attribute_names=["order", "item"])
+        return case_view(row)
+
+    async def add_case_event(
+        self, case_id: int, actor: str, kind: str, data: dict[str, Any], now: datetime
+    ) -> None:
+        row = await self.case_repo.get(case_id)
+        if row is not None:
+            await self.case_repo.add_event(row, actor, kind, data, now)
+
+
+def _customer(c: Customer) -> CustomerView:
+    return CustomerView(id=c.id, phone=c.phone, name=c.name, language=c.language)
+
+
+def order_view(o: Order) -> OrderView:
+    return OrderView(
+        id=o.id,
+        order_no=o.order_no,
+        customer_id=o.customer_id,
+        status=o.status,
+        placed_at=o.placed_at,
+        paid_at=o.paid_at,
+        shipped_at=o.shipped_at,
+        delivered_at=o.delivered_at,
+        payment_method=o.payment_method,
+        currency=o.currency,
+        items=tuple(
+            ItemView(
+                id=i.id,
+                order_id=o.id,
+                sku=i.sku,
+                name=i.name,
+                category=i.category,
+                quantity=i.quantity,
+                unit_price=i.unit_price,
+            )
+            for i in sorted(o.items, key=lambda i: i.id)
+        ),
+    )
+
+
+def case_view(c: Case) -> CaseView:
+    return CaseView(
+        id=c.id,
+        case_no=c.case_no,
+        order_no=c.order.order_no,
+        item_name=c.item.name,
+        service=c.service,
+        reason=c.reason,
+        status=c.status,
+        outcome=c.outcome,
+        created_at=c.created_at,
+        deadline_at=c.deadline_at,
+    )

@@ -1,0 +1,148 @@
+"""Drive the conversation service in memory like a customer would: type, tap, share, send."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+from dialogs.clock import FrozenClock
+from dialogs.conversation import Conversations, ShopInfo
+from dialogs.events import Button, CallbackAnswer, Event, MediaFile, Outgoing, Reply
+from dialogs.policy import load_policy
+from dialogs.service import ConversationService
+from dialogs.texts import Texts
+from storage.db import Database
+
+_event_ids = itertools.count(1000)
+_file_ids = itertools.count(1)
+RETURN_ADDRESS = "上海市浦东新区示例路 88 号 售后部"
+
+
+def make_service(db: Database, clock: FrozenClock, policy: str = "standard") -> ConversationService:
+    texts = Texts(timezone="Asia/Shanghai")
+    conversations = Conversations(
+        policy=load_policy(policy),
+        texts=texts,
+        clock=clock,
+        info=ShopInfo(return_address=RETURN_ADDRESS, shop_name="Demo Shop"),
+    )
+    return ConversationService(db, conversations, clock, timezone="Asia/Shanghai")
+
+
+@dataclass
+class Shown:
+    message_id: int
+    text: str
+    buttons: list[list[Button]]
+
+
+@dataclass
+class Chat:
+    """One customer's private chat with the bot."""
+
+    service: ConversationService
+    user_id: int
+    language_code: str = "zh"
+    messages: list[Shown] = field(default_factory=list)
+    answers: list[CallbackAnswer] = field(default_factory=list)
+    last_out: list[Outgoing] = field(default_factory=list)
+    _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    @property
+    def chat_id(self) -> int:
+        return self.user_id
+
+    async def _send(self, **kwargs: object) -> list[Outgoing]:
+        event = Event(
+            event_id=next(_event_ids),
+            chat_id=self.chat_id,
+            user_id=self.user_id,
+            language_code=self.language_code,
+            **kwargs,  # type: ignore[arg-type]
+        )
+        return await self.deliver(event)
+
+    async def deliver(self, event: Event) -> list[Outgoing]:
+        out = await self.service.handle(event)
+        self.last_out = out
+        for item in out:
+            if isinstance(item, CallbackAnswer):
+                self.answers.append(item)
+            elif isinstance(item, Reply):
+                self._show(item)
+        return out
+
+    def _show(self, reply: Reply) -> None:
+        if reply.edit_message_id is not None:
+            for shown in self.messages:
+                if shown.message_id == reply.edit_message_id:
+                    shown.text, shown.buttons = reply.text, reply.buttons
+                    self.messages.remove(shown)
+                    self.messages.append(shown)
+                    return
+        self.messages.append(Shown(next(self._ids), reply.text, reply.buttons))
+
+    # --- what the customer does
+
+    async def text(self, text: str) -> list[Outgoing]:
+        return await self._send(kind="text", text=text)
+
+    async def command(self, name: str, arg: str = "") -> list[Outgoing]:
+        return await self._send(kind="command", command=name, text=arg)
+
+    async def contact(self, phone: str, user_id: int | None = None) -> list[Outgoing]:
+        return await self._send(
+            kind="contact",
+            contact_phone=phone,
+            contact_user_id=self.user_id if user_id is None else user_id,
+        )
+
+    async def photos(self, count: int = 1, *, album: bool = True) -> list[Outgoing]:
+        media = tuple(
+            MediaFile("photo", f"file-{n}", f"uniq-{n}", 120_000)
+            for n in (next(_file_ids) for _ in range(count))
+        )
+        group = f"album-{next(_file_ids)}" if album and count > 1 else None
+        return await self._send(kind="media", media=media, media_group_id=group)
+
+    async def sticker(self) -> list[Outgoing]:
+        return await self._send(kind="unsupported")
+
+    async def press(self, label: str, *, message: Shown | None = None) -> list[Outgoing]:
+        """Tap the first button whose text contains `label` on the newest message having it."""
+        candidates = [message] if message else list(reversed(self.messages))
+        for shown in candidates:
+            for row in shown.buttons:
+                for button in row:
+                    if label in button.text:
+                        return await self._send(
+                            kind="button",
+                            data=button.data,
+                            callback_id=f"cb{next(_event_ids)}",
+                            message_id=shown.message_id,
+                        )
+        raise AssertionError(f"no button {label!r}; last message: {self.last_text}")
+
+    async def press_data(self, data: str, message_id: int = 1) -> list[Outgoing]:
+        return await self._send(
+            kind="button", data=data, callback_id=f"cb{next(_event_ids)}", message_id=message_id
+        )
+
+    # --- what the customer sees
+
+    @property
+    def last(self) -> Shown:
+        return self.messages[-1]
+
+    @property
+    def last_text(self) -> str:
+        return self.messages[-1].text if self.messages else ""
+
+    def button_labels(self) -> list[str]:
+        return [b.text for row in self.last.buttons for b in row]
+
+    def has_button(self, label: str) -> bool:
+        return any(label in text for text in self.button_labels())
+
+    def texts_since(self, out: list[Outgoing]) -> str:
+        return "\n".join(o.text for o in out if isinstance(o, Reply))
