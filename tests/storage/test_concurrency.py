@@ -6,12 +6,12 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from factories import make_customer, make_order
 from sqlalchemy.orm.exc import StaleDataError
 
 from storage.db import Database
 from storage.models import Conversation
 from storage.repos import CaseRepo, ConversationRepo, InboxRepo
+from tests.factories import make_customer, make_order
 
 
 async def test_stale_conversation_write_is_rejected(db: Database) -> None:

@@ -6,12 +6,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from factories import NOW, make_case, make_customer, make_order
 from sqlalchemy.exc import IntegrityError
 
 from storage.db import Database
 from storage.models import Conversation, Order, Survey
 from storage.repos import ConversationRepo
+from tests.factories import NOW, make_case, make_customer, make_order
 
 
 async def test_duplicate_order_no_rejected(db: Database) -> None:

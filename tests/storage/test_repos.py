@@ -3,8 +3,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from factories import NOW, make_case, make_customer, make_order
-
 from storage.db import Database
 from storage.repos import (
     CaseRepo,
@@ -15,6 +13,7 @@ from storage.repos import (
     OutboxRepo,
     TimerRepo,
 )
+from tests.factories import NOW, make_case, make_customer, make_order
 
 
 async def test_customer_lookup_and_telegram_link_moves(db: Database) -> None:
