@@ -96,7 +96,8 @@ class ConversationService:
             inbox = InboxRepo(session)
             row = await inbox.get(event.event_id)
             if row is None:
-                await inbox.record(event.event_id, event.chat_id, payload or _describe(event), now)
+                raw = _storable(payload or _describe(event))
+                await inbox.record(event.event_id, event.chat_id, raw, now)
             elif row.status == "done":
                 return []
             repo = ConversationRepo(session)
@@ -140,3 +141,14 @@ def _describe(event: Event) -> dict[str, Any]:
     data = asdict(event)
     data["media"] = [asdict(m) for m in event.media]
     return {"event": data}
+
+
+def _storable(value: Any) -> Any:
+    """PostgreSQL JSON cannot hold NUL characters; a customer can still type them."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {k: _storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(v) for v in value]
+    return value
