@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
-from dialogs.policy import Claim, ItemFacts
+from dialogs.policy import Claim, Decision, ItemFacts
 
 PURCHASED = "2026-11-02 10:00"  # a Monday
 DELIVERED = "2026-11-04 15:00"  # Wednesday
@@ -62,3 +62,20 @@ def with_category(facts: ItemFacts, category: str) -> ItemFacts:
 
 
 ALL_CONDITIONS = ("unused", "packaging_intact", "accessories_complete", "tags_attached")
+
+
+def expect(decision: Decision, outcome: str, rule: str, **fields: object) -> None:
+    """Assert a decision: outcome, one rule id among those that fired, and chosen fields.
+
+    `deadline` is compared as an ISO prefix ("2026-11-13" or "2026-11-13T23:59"); every other
+    field by equality with the Decision attribute.
+    """
+    assert decision.outcome == outcome, decision
+    assert rule in decision.rules, decision.rules
+    for name, wanted in fields.items():
+        actual = getattr(decision, name)
+        if name == "deadline" and isinstance(wanted, str):
+            assert actual is not None, decision
+            assert actual.isoformat().startswith(wanted), actual
+        else:
+            assert actual == wanted, (name, actual)
