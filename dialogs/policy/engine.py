@@ -156,8 +156,11 @@ class Policy:
             rule = f"{p}.not_received.marked_delivered"
             return self._to_agent((rule,), "marked_delivered", values, claim, now)
         if reason != NOT_RECEIVED and not delivered:
+            # Before delivery the only sensible alternative is about the parcel not arriving.
             values = {**base, "anchor": "delivery"}
-            return self._reject(f"{p}.not_delivered", "policy/not_delivered", values, claim, now)
+            alternatives = self._alternatives(item, now, NOT_RECEIVED, service)
+            rule = f"{p}.not_delivered"
+            return self._reject(rule, "policy/not_delivered", values, claim, now, alternatives)
 
         matched, lacking, not_yet, latest, anchor = self._match(claim, now)
         if matched is None:
