@@ -59,8 +59,7 @@ class Database:
     async def read(self) -> AsyncIterator[AsyncSession]:
         """A read-only session that does not queue behind writers (WAL allows that)."""
         async with self.sessionmaker() as session:
-            conn = await session.connection(execution_options={"sqlite_begin": "DEFERRED"})
-            del conn
+            await session.connection(execution_options={"sqlite_begin": "DEFERRED"})
             try:
                 yield session
             finally:

@@ -1,5 +1,6 @@
 """Repositories: query and stage changes on the caller's session; they never commit."""
 
+from storage.repos.agents import AgentRepo
 from storage.repos.cases import CaseRepo
 from storage.repos.conversations import ConversationRepo
 from storage.repos.customers import CustomerRepo
@@ -7,9 +8,11 @@ from storage.repos.evidence import EvidenceRepo
 from storage.repos.inbox import InboxRepo
 from storage.repos.orders import OrderRepo
 from storage.repos.outbox import OutboxRepo
+from storage.repos.surveys import SurveyRepo
 from storage.repos.timers import TimerRepo
 
 __all__ = [
+    "AgentRepo",
     "CaseRepo",
     "ConversationRepo",
     "CustomerRepo",
@@ -17,5 +20,6 @@ __all__ = [
     "InboxRepo",
     "OrderRepo",
     "OutboxRepo",
+    "SurveyRepo",
     "TimerRepo",
 ]

@@ -10,6 +10,7 @@ from sqlalchemy import or_, select, update
 
 from storage.models import BlockedChat, Outbox
 from storage.repos.base import Repo, dialect_insert
+from storage.types import utcnow
 
 
 class OutboxRepo(Repo):
@@ -53,7 +54,7 @@ class OutboxRepo(Repo):
     async def mark_failed(self, outbox_id: int, error: str) -> None:
         await self._set(outbox_id, status="failed", error=error, attempts=Outbox.attempts + 1)
 
-    async def mark_blocked(self, chat_id: int, at: datetime) -> None:
+    async def mark_blocked(self, chat_id: int, at: datetime | None = None) -> None:
         """The user blocked the bot: drop what is queued for them and remember it."""
         await self.session.execute(
             update(Outbox)
@@ -63,7 +64,7 @@ class OutboxRepo(Repo):
         )
         await self.session.execute(
             dialect_insert(self.session, BlockedChat.__table__)
-            .values(chat_id=chat_id, blocked_at=at)
+            .values(chat_id=chat_id, blocked_at=at or utcnow())
             .on_conflict_do_nothing(index_elements=["chat_id"])
         )
 

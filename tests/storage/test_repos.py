@@ -5,12 +5,14 @@ from decimal import Decimal
 
 from storage.db import Database
 from storage.repos import (
+    AgentRepo,
     CaseRepo,
     ConversationRepo,
     CustomerRepo,
     EvidenceRepo,
     OrderRepo,
     OutboxRepo,
+    SurveyRepo,
     TimerRepo,
 )
 from tests.factories import NOW, make_case, make_customer, make_order
@@ -167,3 +169,23 @@ async def test_timers(db: Database) -> None:
         assert not await repo.mark_fired(t1.id, NOW)
     async with db.transaction() as s:
         assert await TimerRepo(s).due(NOW + timedelta(hours=2)) == []
+
+
+async def test_agents_and_surveys(db: Database) -> None:
+    async with db.transaction() as s:
+        agents = AgentRepo(s)
+        a = await agents.upsert(1001, "小张")
+        await agents.upsert(1001, "小张", "supervisor")
+        c = await make_customer(s)
+        case = await make_case(s, await make_order(s, c))
+        surveys = SurveyRepo(s)
+        assert await surveys.ask(case.id, NOW)
+        assert not await surveys.ask(case.id, NOW)
+        assert await surveys.answer(case.id, NOW, rating=5, comment="好") is not None
+    async with db.transaction() as s:
+        got = await AgentRepo(s).by_telegram_user(1001)
+        assert got.id == a.id and got.role == "supervisor"
+        assert [x.id for x in await AgentRepo(s).active()] == [a.id]
+        survey = await SurveyRepo(s).for_case(case.id)
+        assert (survey.rating, survey.comment) == (5, "好")
+        assert await SurveyRepo(s).answer(999, NOW) is None
