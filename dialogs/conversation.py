@@ -84,6 +84,7 @@ class Turn:
         self.now = clock.now()
         self.info = info
         self.out: list[Outgoing] = []
+        self._order_memo: OrderView | None = None  # one load per turn, however many steps
         # A pressed button's message is edited in place by the next question (no piling up).
         self._edit_target = event.message_id if event.kind == "button" else None
 
@@ -506,9 +507,12 @@ class Turn:
         await self.enter()
 
     async def _order(self) -> OrderView:
-        order = await self.shop.order(int(self.ctx["order_id"]))
-        assert order is not None and order.customer_id == self.conv.customer_id
-        return order
+        order_id = int(self.ctx["order_id"])
+        if self._order_memo is None or self._order_memo.id != order_id:
+            order = await self.shop.order(order_id)
+            assert order is not None and order.customer_id == self.conv.customer_id
+            self._order_memo = order
+        return self._order_memo
 
     async def _item(self) -> tuple[OrderView, ItemView]:
         order = await self._order()

@@ -94,12 +94,11 @@ class ConversationService:
         now = self.clock.now()
         async with self.db.transaction() as session:
             inbox = InboxRepo(session)
-            row = await inbox.get(event.event_id)
-            if row is None:
-                raw = _storable(payload or _describe(event))
-                await inbox.record(event.event_id, event.chat_id, raw, now)
-            elif row.status == "done":
-                return []
+            raw = _storable(payload or _describe(event))
+            if not await inbox.record(event.event_id, event.chat_id, raw, now):
+                # Stored before (by the durable intake, or this is a duplicate delivery).
+                if await inbox.is_done(event.event_id):
+                    return []
             repo = ConversationRepo(session)
             conversation = await repo.open_for_chat(event.chat_id)
             if conversation is None:
@@ -128,9 +127,9 @@ class ConversationService:
             conversation.customer_id = state.customer_id
             conversation.mode = "agent" if state.state == State.WITH_AGENT else "bot"
             conversation.updated_at = now
-            outbox = OutboxRepo(session)
-            for message in outgoing:
-                await outbox.add(event.chat_id, message.as_payload(), now)
+            await OutboxRepo(session).add_many(
+                [(event.chat_id, message.as_payload()) for message in outgoing], now
+            )
             await inbox.mark_done(event.event_id, now)
             await session.flush()
         return outgoing

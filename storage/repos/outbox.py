@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, or_, select, update
 
 from storage.models import BlockedChat, Outbox
 from storage.repos.base import Repo, dialect_insert
@@ -19,6 +19,18 @@ class OutboxRepo(Repo):
         self.session.add(row)
         await self.session.flush()
         return row
+
+    async def add_many(self, messages: Sequence[tuple[int, dict[str, Any]]], at: datetime) -> None:
+        """Several messages in one statement (a turn often says two or three things)."""
+        if messages:
+            await self.session.execute(
+                insert(Outbox),
+                [
+                    {"chat_id": chat_id, "payload": payload, "status": "pending",
+                     "attempts": 0, "created_at": at}
+                    for chat_id, payload in messages
+                ],
+            )  # fmt: skip
 
     async def get(self, outbox_id: int) -> Outbox | None:
         return await self.session.get(Outbox, outbox_id)

@@ -1,0 +1,122 @@
+"""Conversation throughput: 200 concurrent customers each run a full return flow through the
+conversation service on SQLite; then raw policy decisions per second.
+
+    .venv/bin/python -m bench.dialog_bench [--customers 200] [--decisions 20000]
+
+Every event is a real transaction (inbox, conversation, case, events, outbox) on a SQLite file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from bench.machine import describe
+from dialogs.clock import FrozenClock
+from dialogs.policy import Claim, ItemFacts, load_policy
+from storage.db import Database
+from tests.dialogs.harness import Chat, make_service
+from tests.factories import make_customer, make_order
+
+NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
+
+
+async def seed(db: Database, customers: int) -> list[str]:
+    phones = []
+    async with db.transaction() as s:
+        for n in range(customers):
+            phone = f"+86137{n:08d}"
+            c = await make_customer(s, phone=phone, name=f"客户{n}")
+            await make_order(s, c, order_no=f"BN{n:010d}", delivered_days_ago=3,
+                             items=[{"name": "Phone X", "unit_price": "1999.00"}])
+            phones.append(phone)
+    return phones
+
+
+async def customer_flow(chat: Chat, phone: str, latencies: list[float]) -> None:
+    steps = [
+        lambda: chat.command("start"),
+        lambda: chat.contact(phone),
+        lambda: chat.press("New request"),
+        lambda: chat.press("BN"),
+        lambda: chat.press("Return and refund"),
+        lambda: chat.press("Quality problem"),
+        lambda: chat.text("The screen flickers after ten minutes"),
+        lambda: chat.photos(2),
+        lambda: chat.press("Done"),
+        lambda: chat.press("Confirm"),
+    ]
+    for step in steps:
+        started = time.perf_counter()
+        await step()
+        latencies.append(time.perf_counter() - started)
+    assert "Approved" in chat.texts_since(chat.last_out), chat.last_text
+
+
+async def conversations(customers: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Database(f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}")
+        await db.create_all()
+        phones = await seed(db, customers)
+        service = make_service(db, FrozenClock(NOW))
+        latencies: list[float] = []
+        chats = [Chat(service, user_id=10_000 + n, language_code="en") for n in range(customers)]
+        started = time.perf_counter()
+        await asyncio.gather(*(customer_flow(c, p, latencies) for c, p in zip(chats, phones)))
+        elapsed = time.perf_counter() - started
+        await db.dispose()
+    q = statistics.quantiles(latencies, n=100)
+    return {
+        "customers": customers,
+        "events": len(latencies),
+        "seconds": round(elapsed, 2),
+        "events_per_second": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(q[49] * 1000, 2),
+        "p99_ms": round(q[98] * 1000, 2),
+    }
+
+
+def decisions(count: int) -> dict[str, float]:
+    policy = load_policy("standard")
+    delivered = NOW - timedelta(days=3)
+    facts = [
+        ItemFacts(category=cat, purchased_at=delivered - timedelta(days=2), delivered_at=delivered,
+                  price=Decimal("399.00"), order_value=Decimal("399.00"))
+        for cat in ("electronics", "apparel", "custom_made", "fresh_food")
+    ]
+    claims = [
+        Claim(item=f, service=s, reason=r, evidence_count=1,
+              conditions=frozenset({"accessories_complete", "unused", "packaging_intact"}))
+        for f in facts
+        for s, r in (("return", "no_reason"), ("return", "quality"), ("exchange", "size_colour"),
+                     ("repair", "quality"))
+    ]
+    started = time.perf_counter()
+    for n in range(count):
+        policy.decide(claims[n % len(claims)], NOW)
+    elapsed = time.perf_counter() - started
+    return {"decisions": count, "decisions_per_second": round(count / elapsed)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--customers", type=int, default=200)
+    parser.add_argument("--decisions", type=int, default=20_000)
+    args = parser.parse_args()
+    result = {
+        "machine": describe(),
+        "conversation": asyncio.run(conversations(args.customers)),
+        "policy": decisions(args.decisions),
+    }
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    main()
