@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import event
@@ -19,6 +20,9 @@ from sqlalchemy.ext.asyncio import (
 from storage.models import Base
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# The task inside transaction(): nesting in the same task would deadlock on SQLite's writer
+# lock. Tasks spawned meanwhile inherit the variable but are other tasks, so they may wait.
+_owner: ContextVar[asyncio.Task[Any] | None] = ContextVar("transaction_owner", default=None)
 
 
 class Database:
@@ -49,11 +53,19 @@ class Database:
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session inside one transaction: commit on success, roll back on any error.
 
-        Not re-entrant on SQLite: do not open a second transaction() while holding one.
+        One unit of work per task: opening another transaction() inside one raises
+        RuntimeError (on SQLite it would wait for itself forever).
         """
+        task = asyncio.current_task()
+        if task is not None and _owner.get() is task:
+            raise RuntimeError("transaction() is already open in this task")
         lock: AbstractAsyncContextManager[Any] = self._write_lock or nullcontext()
-        async with lock, self.sessionmaker() as session, session.begin():
-            yield session
+        token = _owner.set(task)
+        try:
+            async with lock, self.sessionmaker() as session, session.begin():
+                yield session
+        finally:
+            _owner.reset(token)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

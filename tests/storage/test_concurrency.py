@@ -140,3 +140,22 @@ async def test_many_concurrent_read_modify_write_transactions(db: Database) -> N
     async with db.transaction() as s:
         for chat in (0, 199):
             assert (await ConversationRepo(s).open_for_chat(chat)).context == {"n": 3}
+
+
+async def test_nested_transaction_is_refused_not_deadlocked(db: Database) -> None:
+    async with db.transaction():
+        with pytest.raises(RuntimeError, match="already open"):
+            async with db.transaction():
+                pass
+    async with db.transaction() as s:  # the guard is released afterwards
+        assert await InboxRepo(s).record(1, 1, {}, datetime.now(UTC))
+
+
+async def test_task_spawned_inside_a_transaction_may_open_its_own(db: Database) -> None:
+    async def later() -> bool:
+        async with db.transaction() as s:
+            return await InboxRepo(s).record(2, 2, {}, datetime.now(UTC))
+
+    async with db.transaction():
+        task = asyncio.create_task(later())
+    assert await task

@@ -1,0 +1,1 @@
+"""Alembic revisions, named by date and slug."""
