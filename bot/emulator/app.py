@@ -56,8 +56,11 @@ async def read_params(request: web.Request) -> tuple[dict[str, Any], dict[str, U
 
 async def handle_method(request: web.Request) -> web.StreamResponse:
     emulator = request.app[EMULATOR_KEY]
-    if not TOKEN_RE.fullmatch(request.match_info["token"]):
+    token = request.match_info["token"]
+    if not TOKEN_RE.fullmatch(token):
         return web.json_response(_UNAUTHORIZED, status=401, dumps=_dumps)
+    # One emulator serves one bot: it answers as whichever well-formed token calls it.
+    emulator.bot_id = int(token.split(":", 1)[0])
     try:
         params, files = await read_params(request)
     except ValueError as exc:

@@ -29,6 +29,7 @@ class UploadedFile:
 
 Checker = Callable[[Any, str, Mapping[str, UploadedFile]], Any]
 
+_ATTACHABLE = frozenset({"media", "thumbnail", "cover"})
 _INT_RE = re.compile(r"-?\d+")
 _ARRAY = "Array of "
 
@@ -152,6 +153,13 @@ class Validator:
             if item is None:  # JSON null means "not given", as in Telegram
                 continue
             out[key] = self.checker(field.types)(item, path, files)
+            if (
+                key in _ATTACHABLE
+                and isinstance(out[key], str)
+                and out[key].startswith("attach://")
+            ):
+                # InputMedia* declare "media" a String that may name a multipart upload.
+                out[key] = _check_input_file(out[key], path, files)
         for key in obj.required:
             if key not in out:
                 raise bad_request(f'{what} "{prefix}{key}" is required')

@@ -1,6 +1,6 @@
 """An emulator served on a free port and an aiogram Bot pointed at it."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from aiogram import Bot
@@ -20,8 +20,10 @@ async def server() -> AsyncIterator[EmulatorServer]:
 
 
 @pytest.fixture
-def emu(server: EmulatorServer) -> Emulator:
-    return server.emulator
+def emu(server: EmulatorServer) -> Iterator[Emulator]:
+    yield server.emulator
+    # every answer must carry the fields the spec (and aiogram) require
+    assert server.emulator.result_errors == []
 
 
 @pytest.fixture

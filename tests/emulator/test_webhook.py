@@ -1,0 +1,111 @@
+"""Webhook mode: delivery with the secret header, redelivery with backoff, 409 for getUpdates."""
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from aiogram import Bot
+from aiogram.exceptions import TelegramConflictError
+from aiohttp import web
+
+from bot.emulator import Emulator
+
+
+class Receiver:
+    """A tiny webhook endpoint that fails the first `failures` deliveries."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict, str | None]] = []
+        self.failures = 0
+        self.reply: dict | None = None
+
+    async def handle(self, request: web.Request) -> web.Response:
+        if self.failures:
+            self.failures -= 1
+            return web.Response(status=500)
+        update = await request.json()
+        self.received.append((update, request.headers.get("X-Telegram-Bot-Api-Secret-Token")))
+        if self.reply is not None:
+            return web.json_response(self.reply)
+        return web.Response()
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
+    target = Receiver()
+    app = web.Application()
+    app.router.add_post("/hook", target.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    yield target, f"http://127.0.0.1:{port}/hook"
+    await runner.cleanup()
+
+
+async def test_delivery_with_secret_header(bot: Bot, emu: Emulator, receiver):
+    target, url = receiver
+    assert await bot.set_webhook(url, secret_token="s3cret_token-1")
+    user = emu.create_user()
+    update = await emu.user_sends_text(user, "hello hook")
+    await emu.wait_until(lambda: len(target.received) == 1, timeout=3)
+    body, secret = target.received[0]
+    assert body == update and secret == "s3cret_token-1"
+    info = await bot.get_webhook_info()
+    assert info.url == url and info.pending_update_count == 0
+
+
+async def test_redelivery_after_errors_with_backoff(bot: Bot, emu: Emulator, receiver):
+    target, url = receiver
+    target.failures = 2
+    emu.webhook.retry_base = 0.05
+    await bot.set_webhook(url)
+    user = emu.create_user()
+    update = await emu.user_sends_text(user, "retry me")
+    await emu.wait_until(lambda: len(target.received) == 1, timeout=3)
+    attempts = [a for a in emu.webhook.stats.attempts if a.update_id == update["update_id"]]
+    assert [a.attempt for a in attempts] == [1, 2, 3]
+    assert [a.ok for a in attempts] == [False, False, True]
+    assert attempts[2].at >= attempts[1].at >= attempts[0].at
+    info = await bot.get_webhook_info()
+    assert info.last_error_message == "Wrong response from the webhook: 500"
+
+
+async def test_get_updates_conflicts_while_webhook_is_set(bot: Bot, emu: Emulator, receiver):
+    _, url = receiver
+    await bot.set_webhook(url)
+    with pytest.raises(TelegramConflictError):
+        await bot.get_updates()
+    assert await bot.delete_webhook()
+    assert await bot.get_updates() == []
+
+
+async def test_drop_pending_updates(bot: Bot, emu: Emulator, receiver):
+    target, url = receiver
+    user = emu.create_user()
+    await emu.user_sends_text(user, "old")
+    await bot.set_webhook(url, drop_pending_updates=True)
+    await asyncio.sleep(0.1)
+    assert target.received == []
+
+
+async def test_duplicate_delivery_via_redeliver(bot: Bot, emu: Emulator, receiver):
+    target, url = receiver
+    await bot.set_webhook(url)
+    user = emu.create_user()
+    update = await emu.user_sends_text(user, "twice")
+    await emu.wait_until(lambda: len(target.received) == 1, timeout=3)
+    emu.redeliver(update)
+    await emu.wait_until(lambda: len(target.received) == 2, timeout=3)
+    assert target.received[0][0]["update_id"] == target.received[1][0]["update_id"]
+
+
+async def test_method_call_in_webhook_response(bot: Bot, emu: Emulator, receiver):
+    target, url = receiver
+    user = emu.create_user()
+    target.reply = {"method": "sendMessage", "chat_id": user.id, "text": "answered inline"}
+    await bot.set_webhook(url)
+    await emu.user_sends_text(user, "hi")
+    [message] = await emu.wait_for_messages(user, 1, timeout=3)
+    assert message.text == "answered inline"
