@@ -6,6 +6,7 @@ from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -35,7 +36,18 @@ def _diff(conn: Connection) -> list[Any]:
     return compare_metadata(context, Base.metadata)
 
 
-async def test_stairway(database_url: str) -> None:
+async def test_stairway_every_revision(database_url: str) -> None:
+    """Each revision goes up, down and up again, so every downgrade is exercised."""
+    script = ScriptDirectory.from_config(migrate.alembic_config(database_url))
+    for revision in reversed(list(script.walk_revisions())):
+        migrate.upgrade(database_url, revision.revision)
+        down = revision.down_revision
+        migrate.downgrade(database_url, down if isinstance(down, str) else "base")
+        migrate.upgrade(database_url, revision.revision)
+    assert migrate.current(database_url) == script.get_current_head()
+
+
+async def test_upgrade_downgrade_base_upgrade(database_url: str) -> None:
     migrate.upgrade(database_url)
     assert migrate.current(database_url) == "0001"
     assert await _inspect(database_url, _tables) == set(Base.metadata.tables)
