@@ -156,17 +156,14 @@ class Policy:
             rule = f"{p}.not_received.marked_delivered"
             return self._to_agent((rule,), "marked_delivered", values, claim, now)
         if reason != NOT_RECEIVED and not delivered:
-            # Before delivery the only sensible alternative is about the parcel not arriving.
             values = {**base, "anchor": "delivery"}
-            alternatives = self._alternatives(item, now, NOT_RECEIVED, service)
-            rule = f"{p}.not_delivered"
-            return self._reject(rule, "policy/not_delivered", values, claim, now, alternatives)
+            return self._reject(f"{p}.not_delivered", "policy/not_delivered", values, claim, now)
 
         matched, lacking, not_yet, latest, anchor = self._match(claim, now)
         if matched is None:
             if lacking is not None:
                 tier, missing = lacking
-                alternatives = self._alternatives(item, now, reason, service)
+                alternatives = self._alternatives(item, now, service)
                 return Decision(
                     outcome="reject",
                     rules=(f"{p}.{service}.{tier.id}.conditions",),
@@ -291,7 +288,7 @@ class Policy:
         alternatives: tuple[str, ...] | None = None,
     ) -> Decision:
         if alternatives is None:
-            alternatives = self._alternatives(claim.item, now, claim.reason, claim.service)
+            alternatives = self._alternatives(claim.item, now, claim.service)
         return Decision(
             outcome="reject",
             rules=(rule,),
@@ -317,7 +314,7 @@ class Policy:
             offered = {s for s in pw.offer if self._option(s, claim.item, now).available}
             alternatives = tuple(s for s in self.spec.services if s in offered)
         else:
-            alternatives = self._alternatives(claim.item, now, claim.reason, claim.service)
+            alternatives = self._alternatives(claim.item, now, claim.service)
         return self._reject(rule, "policy/window_passed", values, claim, now, alternatives)
 
     # ---- tiers and windows --------------------------------------------------------------
@@ -416,13 +413,13 @@ class Policy:
                 (approve if tier.outcome == "approve" else agent).append(deadline)
         return _Scan(tuple(approve), tuple(agent), latest, missing, opens)
 
-    def _alternatives(
-        self, item: ItemFacts, now: datetime, reason: str, exclude: str
-    ) -> tuple[str, ...]:
-        """Other services open now for this item that accept the same reason."""
+    def _alternatives(self, item: ItemFacts, now: datetime, exclude: str) -> tuple[str, ...]:
+        """Other services open now for this item. Not filtered by the reason: the customer picks
+        a service first and then a reason, and a refused no-reason return may well turn into a
+        size exchange."""
         out: list[str] = []
         for service in self.spec.services:
-            if service == exclude or reason not in self.reasons(service, item.category):
+            if service == exclude:
                 continue
             if self._option(service, item, now).available:
                 out.append(service)

@@ -72,7 +72,7 @@ CASES = [
         "2026-11-10 12:00",
         "reject",
         "t12.exchange.reason_not_allowed",
-        {"alternatives": ("return",)},
+        {"alternatives": ("return", "repair")},
         id="T12: exchange is for quality problems",
     ),
     pytest.param(

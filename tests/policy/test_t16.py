@@ -32,7 +32,7 @@ CASES = [
         "2026-11-06 08:00",
         "reject",
         "t16.return.reason_not_allowed",
-        {"alternatives": ()},
+        {"alternatives": ("exchange", "repair")},
         id="T16: returns only for quality or not as described",
     ),
     pytest.param(

@@ -56,7 +56,7 @@ CASES = [
         "2026-11-10 12:00",
         "reject",
         "t5.exchange.reason_not_allowed",
-        {"alternatives": ("return",)},
+        {"alternatives": ("return", "repair")},
         id="T5: exchange is for quality problems",
     ),
     pytest.param(
