@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from bot.cli import main
 from storage.db import Database
@@ -264,3 +265,25 @@ def test_cli_import_exit_codes(
     assert out.err.startswith(f"{mixed}:2: status: must be one of")
     assert main(["orders", "import", str(tmp_path / "missing.json")]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+async def test_database_error_rolls_back_only_that_record(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_upsert = OrderRepo.upsert
+
+    async def flaky_upsert(self: OrderRepo, record: Any, customer_id: int, now: datetime) -> Any:
+        result = await real_upsert(self, record, customer_id, now)
+        if record.order_no == "DD2":
+            raise IntegrityError("INSERT", {}, Exception("simulated"))
+        return result
+
+    monkeypatch.setattr(OrderRepo, "upsert", flaky_upsert)
+    other = order("DD2", customer={"phone": "+8613912345678", "name": "李娜"})
+    path = jsonl(tmp_path / "o.jsonl", GOOD, other, order("DD3"))
+    report = await import_file(db, path, NOW)
+    assert report.errors == [f"{path}:2: record: not stored: simulated"]
+    assert (report.created, report.bad) == (2, 1)
+    async with db.read() as s:
+        assert set(await s.scalars(select(Order.order_no))) == {GOOD["order_no"], "DD3"}
+        assert await CustomerRepo(s).by_phone("+8613912345678") is None
