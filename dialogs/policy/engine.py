@@ -6,12 +6,14 @@ Semantics are documented in docs/policy.md; rule ids are "<profile>.<service>.<t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any, TypeVar
 
 from dialogs.policy.calendar import WorkingCalendar
-from dialogs.policy.schema import CategorySpec, Duration, PolicyFile, ServiceSpec, Window
+from dialogs.policy.schema import CategorySpec, Clock, Duration, PolicyFile, ServiceSpec, Window
 from dialogs.policy.types import (
     Claim,
     Decision,
@@ -22,6 +24,8 @@ from dialogs.policy.types import (
 )
 
 NOT_RECEIVED = "not_received"
+V = TypeVar("V")
+D = TypeVar("D")
 _NO_CATEGORY = CategorySpec()
 
 
@@ -64,26 +68,30 @@ class Policy:
             country=spec.calendar.country,
         )
         self.warnings: list[str] = []
+        # Plain str-keyed views: callers ask with any string, the schema keys are Literals.
+        self._services: dict[str, ServiceSpec] = dict(spec.services)
+        self._categories: dict[str, CategorySpec] = dict(spec.categories)
+        self._sla: dict[str, Clock] = dict(spec.sla)
         self._tiers: dict[tuple[str, str], tuple[_Tier, ...]] = {}
 
     # ---- what the menu shows ------------------------------------------------------------
 
     def services(self) -> list[str]:
-        return list(self.spec.services)
+        return list(self._services)
 
     def reasons(self, service: str, category: str) -> list[str]:
-        svc = self.spec.services.get(service)  # type: ignore[call-overload]
+        svc = self._services.get(service)
         if svc is None:
             return []
         cat = self._category(category)
         if service in cat.exclude_services:
             return []
-        excluded = set(cat.exclude_reasons.get(service, ()))  # type: ignore[call-overload]
+        excluded = set(_get(cat.exclude_reasons, service, ()))
         return [r for r in svc.reasons if r not in excluded]
 
     def options(self, item: ItemFacts, now: datetime) -> list[ServiceOption]:
         now = self.calendar.local(now)
-        return [self._option(service, item, now) for service in self.spec.services]
+        return [self._option(service, item, now) for service in self._services]
 
     def conditions(self, service: str, reason: str, item: ItemFacts, now: datetime) -> list[str]:
         now = self.calendar.local(now)
@@ -98,7 +106,7 @@ class Policy:
         return []
 
     def evidence(self, service: str, reason: str, category: str) -> EvidenceNeed | None:
-        svc = self.spec.services.get(service)  # type: ignore[call-overload]
+        svc = self._services.get(service)
         if svc is None:
             return None
         spec = svc.evidence[reason] if reason in svc.evidence else svc.evidence.get("default")
@@ -109,14 +117,14 @@ class Policy:
     # ---- service-level clocks -----------------------------------------------------------
 
     def sla_deadline(self, clock: str, start: datetime, payment: str = "online") -> datetime | None:
-        spec = self.spec.sla.get(clock)  # type: ignore[call-overload]
+        spec = self._sla.get(clock)
         if spec is None:
             return None
-        length = spec.by_payment.get(payment, spec)  # type: ignore[call-overload]
+        length: Clock | Duration = _get(spec.by_payment, payment, None) or spec
         return self.calendar.add(start, length.length, length.unit)
 
     def sla_action(self, clock: str) -> str | None:
-        spec = self.spec.sla.get(clock)  # type: ignore[call-overload]
+        spec = self._sla.get(clock)
         return None if spec is None else spec.on_expiry
 
     # ---- the decision -------------------------------------------------------------------
@@ -126,13 +134,13 @@ class Policy:
         item, service, reason = claim.item, claim.service, claim.reason
         p = self.name
         base = {"service": service, "reason": reason, "category": item.category}
-        svc = self.spec.services.get(service)  # type: ignore[call-overload]
+        svc = self._services.get(service)
         if svc is None:
             return self._reject(
                 f"{p}.service.not_offered", "policy/service_not_offered", base, claim, now
             )
         cat = self._category(item.category)
-        excluded_reason = reason in cat.exclude_reasons.get(service, ())  # type: ignore[call-overload]
+        excluded_reason = reason in _get(cat.exclude_reasons, service, ())
         if service in cat.exclude_services or excluded_reason:
             rule = cat.rule or f"{p}.category.{item.category}"
             values = {**base, "whole_service": not excluded_reason}
@@ -234,7 +242,7 @@ class Policy:
     ) -> Decision:
         payer = None
         if svc.goods_back:
-            payer = svc.shipping.get(claim.reason, svc.shipping.get("default"))  # type: ignore[call-overload]
+            payer = _get(svc.shipping, claim.reason, None) or svc.shipping.get("default")
             deadline = self.sla_deadline("ship_back", now) or self.sla_deadline("review", now)
             next_step = "ship_back"
         else:
@@ -312,7 +320,7 @@ class Policy:
             return self._to_agent((rule,), pw.rule, values, claim, now)
         if pw.action == "offer":
             offered = {s for s in pw.offer if self._option(s, claim.item, now).available}
-            alternatives = tuple(s for s in self.spec.services if s in offered)
+            alternatives = tuple(s for s in self._services if s in offered)
         else:
             alternatives = self._alternatives(claim.item, now, claim.service)
         return self._reject(rule, "policy/window_passed", values, claim, now, alternatives)
@@ -385,7 +393,7 @@ class Policy:
         if scan.latest is None:
             values = {**base, "anchor": "delivery"}
             return ServiceOption(service, False, None, Message("policy/not_delivered", values))
-        if self.spec.services[service].past_window.action == "needs_agent":  # type: ignore[index]
+        if self._services[service].past_window.action == "needs_agent":
             return ServiceOption(service, True, None, needs_agent=True)
         values = {**base, "deadline": scan.latest}
         return ServiceOption(service, False, scan.latest, Message("policy/window_passed", values))
@@ -418,7 +426,7 @@ class Policy:
         a service first and then a reason, and a refused no-reason return may well turn into a
         size exchange."""
         out: list[str] = []
-        for service in self.spec.services:
+        for service in self._services:
             if service == exclude:
                 continue
             if self._option(service, item, now).available:
@@ -430,7 +438,7 @@ class Policy:
         cached = self._tiers.get(key)
         if cached is not None:
             return cached
-        svc = self.spec.services.get(service)  # type: ignore[call-overload]
+        svc = self._services.get(service)
         tiers: list[_Tier] = []
         if svc is not None:
             warranty = self._category(category).warranty if service == "repair" else None
@@ -455,7 +463,7 @@ class Policy:
         return result
 
     def _needed(self, tier: _Tier, reason: str, category: str) -> tuple[str, ...]:
-        extra = self._category(category).conditions.get(reason, ())  # type: ignore[call-overload]
+        extra = _get(self._category(category).conditions, reason, ())
         return tier.conditions + tuple(c for c in extra if c not in tier.conditions)
 
     def _deadline(self, item: ItemFacts, window: Window) -> datetime | None:
@@ -475,7 +483,12 @@ class Policy:
         return opens_at if now <= opens_at else None
 
     def _category(self, category: str) -> CategorySpec:
-        return self.spec.categories.get(category, _NO_CATEGORY)  # type: ignore[call-overload]
+        return self._categories.get(category, _NO_CATEGORY)
+
+
+def _get(mapping: Mapping[Any, V], key: str, default: D) -> V | D:
+    """Look a plain string up in a Literal-keyed mapping from the schema."""
+    return mapping.get(key, default)
 
 
 def _anchor(item: ItemFacts, anchor: str) -> datetime | None:
