@@ -34,6 +34,7 @@ class YearTable:
     official: bool
 
 
+@cache
 def official_years(country: str) -> frozenset[int]:
     """Years for which the holiday schedule is the published one rather than computed rules."""
     if country != "CN":
