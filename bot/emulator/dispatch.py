@@ -28,7 +28,13 @@ class Dispatching(EmulatorCore):
         started = time.perf_counter()
         record = CallRecord(method, _loggable(params), self.clock())
         self.calls.append(record)
-        status, body = await self._execute(method, params, files, record)
+        try:
+            status, body = await self._execute(method, params, files, record)
+        except DropConnection:
+            record.ok = False
+            record.duration = time.perf_counter() - started
+            self.notify_change()
+            raise
         record.ok = body["ok"]
         if not body["ok"]:
             record.error_code = body["error_code"]

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from bot.emulator.core import EmulatorCore
+from bot.emulator.html import utf16_len
 from bot.emulator.media import media_object
 from bot.emulator.state import CallbackRecord, SentMessage, SimChat, SimUser
 
@@ -111,7 +112,8 @@ class Simulation(EmulatorCore):
         content: dict[str, Any] = {"text": text}
         if text.startswith("/"):
             command = text.split(maxsplit=1)[0]
-            content["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+            length = utf16_len(command)
+            content["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
         return await self._user_message(
             user, content, chat=chat, thread_id=thread_id, reply_to=reply_to
         )
@@ -129,6 +131,8 @@ class Simulation(EmulatorCore):
         user_id: int | None = None,
         *,
         first_name: str | None = None,
+        chat: SimChat | None = None,
+        thread_id: int | None = None,
     ) -> Update:
         """A shared contact; `user_id` defaults to the sender's own (pass another to forge)."""
         contact = {
@@ -138,7 +142,7 @@ class Simulation(EmulatorCore):
         }
         if user.last_name and first_name is None:
             contact["last_name"] = user.last_name
-        return await self._user_message(user, {"contact": contact})
+        return await self._user_message(user, {"contact": contact}, chat=chat, thread_id=thread_id)
 
     async def user_sends_photo(
         self,
@@ -158,12 +162,25 @@ class Simulation(EmulatorCore):
         return await self._user_message(user, content, chat=chat, thread_id=thread_id)
 
     async def user_sends_album(
-        self, user: SimUser, photos: list[bytes], caption: str | None = None
+        self,
+        user: SimUser,
+        photos: list[bytes],
+        caption: str | None = None,
+        *,
+        chat: SimChat | None = None,
+        thread_id: int | None = None,
     ) -> list[Update]:
         """N photos sharing one media_group_id (the caption goes on the first, as in clients)."""
         group_id = str(20_000_000_000 + self.next_id())
         return [
-            await self.user_sends_photo(user, data, caption if i == 0 else None, group_id)
+            await self.user_sends_photo(
+                user,
+                data,
+                caption if i == 0 else None,
+                group_id,
+                chat=chat,
+                thread_id=thread_id,
+            )
             for i, data in enumerate(photos)
         ]
 
@@ -174,12 +191,15 @@ class Simulation(EmulatorCore):
         file_name: str,
         mime_type: str,
         caption: str | None = None,
+        *,
+        chat: SimChat | None = None,
+        thread_id: int | None = None,
     ) -> Update:
         document = media_object(self, "document", data, file_name=file_name, mime_type=mime_type)
         content: dict[str, Any] = {"document": document}
         if caption:
             content["caption"] = caption
-        return await self._user_message(user, content)
+        return await self._user_message(user, content, chat=chat, thread_id=thread_id)
 
     async def user_sends_video(
         self,
@@ -189,23 +209,39 @@ class Simulation(EmulatorCore):
         *,
         duration: int = 5,
         file_name: str = "video.mp4",
+        chat: SimChat | None = None,
+        thread_id: int | None = None,
     ) -> Update:
         video = media_object(self, "video", data, file_name=file_name, duration=duration)
         content: dict[str, Any] = {"video": video}
         if caption:
             content["caption"] = caption
-        return await self._user_message(user, content)
+        return await self._user_message(user, content, chat=chat, thread_id=thread_id)
 
     async def user_sends_sticker(
-        self, user: SimUser, data: bytes = b"RIFF-webp", emoji: str = "👍"
+        self,
+        user: SimUser,
+        data: bytes = b"RIFF-webp",
+        emoji: str = "👍",
+        *,
+        chat: SimChat | None = None,
+        thread_id: int | None = None,
     ) -> Update:
         sticker = media_object(self, "sticker", data)
         sticker["emoji"] = emoji
-        return await self._user_message(user, {"sticker": sticker})
+        return await self._user_message(user, {"sticker": sticker}, chat=chat, thread_id=thread_id)
 
-    async def user_sends_voice(self, user: SimUser, data: bytes, duration: int = 3) -> Update:
+    async def user_sends_voice(
+        self,
+        user: SimUser,
+        data: bytes,
+        duration: int = 3,
+        *,
+        chat: SimChat | None = None,
+        thread_id: int | None = None,
+    ) -> Update:
         voice = media_object(self, "voice", data, duration=duration)
-        return await self._user_message(user, {"voice": voice})
+        return await self._user_message(user, {"voice": voice}, chat=chat, thread_id=thread_id)
 
     async def user_sends_location(self, user: SimUser, latitude: float, longitude: float) -> Update:
         return await self._user_message(
@@ -213,7 +249,14 @@ class Simulation(EmulatorCore):
         )
 
     async def user_sends_poll(
-        self, user: SimUser, question: str, options: list[str], *, is_anonymous: bool = False
+        self,
+        user: SimUser,
+        question: str,
+        options: list[str],
+        *,
+        is_anonymous: bool = False,
+        chat: SimChat | None = None,
+        thread_id: int | None = None,
     ) -> Update:
         poll = {
             "id": str(self.next_id()),
@@ -230,7 +273,7 @@ class Simulation(EmulatorCore):
             "allows_revoting": True,
             "members_only": False,
         }
-        return await self._user_message(user, {"poll": poll})
+        return await self._user_message(user, {"poll": poll}, chat=chat, thread_id=thread_id)
 
     # --- buttons and blocking ---------------------------------------------------------------
 

@@ -58,6 +58,8 @@ class SentMessage:
     media_kind: str | None = None
     media_group_id: str | None = None
     history: list[MessageVersion] = field(default_factory=list)
+    # ReplyKeyboardMarkup / ReplyKeyboardRemove / ForceReply sent with the message
+    reply_keyboard: dict[str, Any] | None = None
     deleted: bool = False
     pinned: bool = False
 
@@ -108,6 +110,8 @@ class SimChat:
     topics: dict[int, Topic] = field(default_factory=dict)
     pinned: list[int] = field(default_factory=list)
     menu_button: dict[str, Any] | None = None
+    # the custom reply keyboard the user currently sees (ReplyKeyboardMarkup), if any
+    reply_keyboard: dict[str, Any] | None = None
 
     def take_message_id(self) -> int:
         message_id = self.next_message_id

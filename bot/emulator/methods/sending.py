@@ -9,7 +9,7 @@ from bot.emulator.core import EmulatorCore
 from bot.emulator.errors import ApiError, bad_request, state_error
 from bot.emulator.media import media_from_input
 from bot.emulator.methods.registry import handles
-from bot.emulator.state import SimChat
+from bot.emulator.state import SentMessage, SimChat
 
 _MEDIA_METHODS = {
     "sendPhoto": "photo",
@@ -61,6 +61,17 @@ def _markup(p: dict[str, Any]) -> dict[str, Any]:
     return {"reply_markup": markup} if markup and "inline_keyboard" in markup else {}
 
 
+def _remember_reply_keyboard(chat: SimChat, sent: SentMessage, p: dict[str, Any]) -> None:
+    markup = p.get("reply_markup")
+    if not markup or "inline_keyboard" in markup:
+        return
+    sent.reply_keyboard = markup
+    if "keyboard" in markup:
+        chat.reply_keyboard = markup
+    elif markup.get("remove_keyboard"):
+        chat.reply_keyboard = None
+
+
 def _send(
     emu: EmulatorCore,
     p: dict[str, Any],
@@ -77,9 +88,10 @@ def _send(
     if p.get("protect_content"):
         content["has_protected_content"] = True
     message = emu.new_message(chat, emu.bot_user(), content, thread_id=thread_id)
-    emu.record_bot_message(
+    sent = emu.record_bot_message(
         chat, method, message, text=text, entities=entities, media_kind=media_kind
     )
+    _remember_reply_keyboard(chat, sent, p)
     return message
 
 
