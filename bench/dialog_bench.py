@@ -34,8 +34,13 @@ async def seed(db: Database, customers: int) -> list[str]:
         for n in range(customers):
             phone = f"+86137{n:08d}"
             c = await make_customer(s, phone=phone, name=f"客户{n}")
-            await make_order(s, c, order_no=f"BN{n:010d}", delivered_days_ago=3,
-                             items=[{"name": "Phone X", "unit_price": "1999.00"}])
+            await make_order(
+                s,
+                c,
+                order_no=f"BN{n:010d}",
+                delivered_days_ago=3,
+                items=[{"name": "Phone X", "unit_price": "1999.00"}],
+            )
             phones.append(phone)
     return phones
 
@@ -69,7 +74,8 @@ async def conversations(customers: int) -> dict[str, float]:
         latencies: list[float] = []
         chats = [Chat(service, user_id=10_000 + n, language_code="en") for n in range(customers)]
         started = time.perf_counter()
-        await asyncio.gather(*(customer_flow(c, p, latencies) for c, p in zip(chats, phones)))
+        flows = (customer_flow(c, p, latencies) for c, p in zip(chats, phones, strict=True))
+        await asyncio.gather(*flows)
         elapsed = time.perf_counter() - started
         await db.dispose()
     q = statistics.quantiles(latencies, n=100)
@@ -87,16 +93,30 @@ def decisions(count: int) -> dict[str, float]:
     policy = load_policy("standard")
     delivered = NOW - timedelta(days=3)
     facts = [
-        ItemFacts(category=cat, purchased_at=delivered - timedelta(days=2), delivered_at=delivered,
-                  price=Decimal("399.00"), order_value=Decimal("399.00"))
+        ItemFacts(
+            category=cat,
+            purchased_at=delivered - timedelta(days=2),
+            delivered_at=delivered,
+            price=Decimal("399.00"),
+            order_value=Decimal("399.00"),
+        )
         for cat in ("electronics", "apparel", "custom_made", "fresh_food")
     ]
     claims = [
-        Claim(item=f, service=s, reason=r, evidence_count=1,
-              conditions=frozenset({"accessories_complete", "unused", "packaging_intact"}))
+        Claim(
+            item=f,
+            service=s,
+            reason=r,
+            evidence_count=1,
+            conditions=frozenset({"accessories_complete", "unused", "packaging_intact"}),
+        )
         for f in facts
-        for s, r in (("return", "no_reason"), ("return", "quality"), ("exchange", "size_colour"),
-                     ("repair", "quality"))
+        for s, r in (
+            ("return", "no_reason"),
+            ("return", "quality"),
+            ("exchange", "size_colour"),
+            ("repair", "quality"),
+        )
     ]
     started = time.perf_counter()
     for n in range(count):

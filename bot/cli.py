@@ -42,6 +42,18 @@ def _build_parser() -> argparse.ArgumentParser:
     chk.add_argument("--condition", action="append", default=[])
     chk.add_argument("--now")
     chk.add_argument("--json", action="store_true")
+    run = sub.add_parser("run", help="run the bot (long polling, or --webhook)")
+    run.add_argument("--webhook", action="store_true", help="serve a webhook at WEBHOOK_URL")
+    run.add_argument("--host", default="0.0.0.0", help="webhook listen address")
+    run.add_argument("--port", type=int, default=8080, help="webhook listen port")
+
+    link = sub.add_parser("link", help="print a signed deep link that opens one order")
+    link.add_argument("order_no")
+    link.add_argument("--bot-username", help="default: BOT_USERNAME, or asked from Telegram")
+
+    sandbox = sub.add_parser("sandbox", help="offline: emulator + demo shop + the real bot")
+    sandbox.add_argument("--database", help="SQLite file (default: a fresh one per run)")
+    sandbox.add_argument("--language", choices=["zh", "en"], default="zh")
     return parser
 
 
@@ -62,6 +74,18 @@ def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:
         from bot import cli_policy
 
         return cli_policy.validate if args.policy_command == "validate" else cli_policy.check
+    if args.command == "run":
+        from bot.cli_run import run
+
+        return run
+    if args.command == "link":
+        from bot.cli_run import link
+
+        return link
+    if args.command == "sandbox":
+        from bot.sandbox import main as sandbox
+
+        return sandbox
     raise SystemExit(f"unknown command {args.command}")
 
 

@@ -19,12 +19,16 @@ class Settings(BaseSettings):
     default_locale: str = "zh"
     timezone: str = "Asia/Shanghai"
     evidence_dir: Path = Path("./evidence")
+    evidence_max_mb: int = 20  # Telegram bots cannot download larger files anyway
+    bot_username: str | None = None  # for `aftersales link` without a token at hand
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     link_secret: SecretStr = SecretStr("change-me")
     agent_ids: list[int] = []
     supervisor_ids: list[int] = []
-    return_address: str = "上海市浦东新区示例路 88 号 售后部 收 (After-sales Dept., 88 Example Rd, Pudong, Shanghai) 021-00000000"
+    return_address: str = (
+        "上海市浦东新区示例路 88 号 售后部 收 (After-sales Dept., 88 Example Rd, Pudong, Shanghai)"
+    )
     shop_name: str = "Demo Shop"
 
 

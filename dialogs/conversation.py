@@ -20,6 +20,7 @@ import phonenumbers
 from dialogs.clock import Clock
 from dialogs.events import Button, CallbackAnswer, Event, Outgoing, Reply
 from dialogs.flow import Flow, State
+from dialogs.links import LinkSigner
 from dialogs.policy import Policy
 from dialogs.policy.types import Claim, Decision, ItemFacts
 from dialogs.shop import CaseView, ItemView, NewCase, OrderView, ShopPort
@@ -57,6 +58,7 @@ class ConversationState:
 class ShopInfo:
     return_address: str
     shop_name: str = ""
+    links: LinkSigner | None = None
 
 
 class Turn:
@@ -124,7 +126,9 @@ class Turn:
         edit = self._edit_target if not contact_button else None
         self._edit_target = None
         self.out.append(
-            Reply(self.event.chat_id, text, rows, contact_button=contact_button, edit_message_id=edit)
+            Reply(
+                self.event.chat_id, text, rows, contact_button=contact_button, edit_message_id=edit
+            )
         )
 
     def fire(self, trigger: str) -> None:
@@ -184,7 +188,7 @@ class Turn:
         identified = self.conv.customer_id is not None
         if name == "start":
             if arg:
-                self.ctx["link"] = arg[:64]
+                await self._deep_link(arg)
             await self._to_start(welcome=True)
         elif name in ("menu", "cancel"):
             had_draft = any(self.ctx.get(k) for k in ("order_id", "service"))
@@ -224,6 +228,17 @@ class Turn:
             return
         await self.prompt()
 
+    async def _deep_link(self, token: str) -> None:
+        """`/start <token>` from the shop's order page: open that order once identified."""
+        signer = self.info.links
+        order_no = signer.order_no(token) if signer else None
+        order = await self.shop.order_by_no(order_no) if order_no else None
+        if order is None:
+            self.say("common/bad_link")
+            return
+        # Remembered even before identification; it only opens for the order's own customer.
+        self.ctx["link_order_id"] = order.id
+
     async def _follow_link(self) -> bool:
         """A deep link named an order: open the request for it once the customer is known."""
         order_id = self.ctx.pop("link_order_id", None)
@@ -231,8 +246,10 @@ class Turn:
             return False
         order = await self.shop.order(order_id)
         if order is None or order.customer_id != self.conv.customer_id:
+            self.say("order/not_yours")
             return False
         self.ctx["order_id"] = order.id
+        self.ctx["auto"] = []
         self.fire("order_linked")
         await self.enter()
         return True
@@ -285,9 +302,7 @@ class Turn:
         deadline = self.policy.sla_deadline("first_reply", self.now)
         cases = await self.shop.cases(self.conv.customer_id or 0, 1)
         if cases:
-            await self.shop.add_case_event(
-                cases[0].id, "customer", "human_requested", {}, self.now
-            )
+            await self.shop.add_case_event(cases[0].id, "customer", "human_requested", {}, self.now)
         self.ctx["handover_at"] = self.now.isoformat()
         self.say("human/handed_over", deadline=deadline)
         await self.prompt()
@@ -620,9 +635,7 @@ class Turn:
             (o.service, self.t(o.explanation.key, **o.explanation.values) if o.explanation else "")
             for o in refused
         ]
-        self.ask(
-            self.t("service/ask", item=item, offered=offered, refused=refused_lines), rows
-        )
+        self.ask(self.t("service/ask", item=item, offered=offered, refused=refused_lines), rows)
 
     async def on_choose_service(self, value: Any) -> None:
         if value == "back":
@@ -940,7 +953,9 @@ class Turn:
             shipping_paid_by=decision.shipping_paid_by,
             goods_back=goods_back,
             address=self.info.return_address,
-            conditions=list(self.policy.conditions(case.service, case.reason, claim.item, self.now)),
+            conditions=list(
+                self.policy.conditions(case.service, case.reason, claim.item, self.now)
+            ),
         )
         await self.prompt()
 
@@ -1048,7 +1063,13 @@ class Conversations:
     """Builds a `Turn` per event with the long-lived collaborators (policy, texts, flow)."""
 
     def __init__(
-        self, *, policy: Policy, texts: Texts, clock: Clock, info: ShopInfo, flow: Flow | None = None
+        self,
+        *,
+        policy: Policy,
+        texts: Texts,
+        clock: Clock,
+        info: ShopInfo,
+        flow: Flow | None = None,
     ) -> None:
         self.policy = policy
         self.texts = texts
@@ -1056,9 +1077,7 @@ class Conversations:
         self.info = info
         self.flow = flow or Flow()
 
-    async def handle(
-        self, conv: ConversationState, event: Event, shop: ShopPort
-    ) -> list[Outgoing]:
+    async def handle(self, conv: ConversationState, event: Event, shop: ShopPort) -> list[Outgoing]:
         turn = Turn(
             conv,
             event,

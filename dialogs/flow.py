@@ -9,6 +9,7 @@ generated from this table (`python -m dialogs.flow > docs/conversation.mmd`).
 from __future__ import annotations
 
 from enum import StrEnum
+from itertools import pairwise
 from typing import Any
 
 from transitions import Machine, MachineError
@@ -71,10 +72,7 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "order_linked", "source": IDENTIFIED_STATES, "dest": S.CHOOSE_ITEM},
     # back: one step up the request path, or to the menu
     {"trigger": "back", "source": S.CHOOSE_ORDER, "dest": S.MENU},
-    *[
-        {"trigger": "back", "source": here, "dest": prev}
-        for prev, here in zip(REQUEST_PATH, REQUEST_PATH[1:], strict=False)
-    ],
+    *[{"trigger": "back", "source": here, "dest": prev} for prev, here in pairwise(REQUEST_PATH)],
     {"trigger": "back", "source": [S.MENU, S.CASE_DONE, S.WITH_AGENT], "dest": S.MENU},
     # reachable from everywhere once the customer is known
     {"trigger": "to_menu", "source": IDENTIFIED_STATES, "dest": S.MENU},

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict
 from typing import Any
@@ -71,12 +71,21 @@ class ConversationService:
         self.on_outbox = on_outbox
         self.locks = ChatLocks()
 
-    async def handle(self, event: Event, payload: dict[str, Any] | None = None) -> list[Outgoing]:
-        """Process one event exactly once; returns what was queued for sending ([] if seen)."""
+    async def handle(
+        self,
+        event: Event,
+        payload: dict[str, Any] | None = None,
+        *,
+        also_done: Sequence[int] = (),
+    ) -> list[Outgoing]:
+        """Process one event exactly once; returns what was queued for sending ([] if seen).
+
+        `also_done` names further inbox rows this event stands for (the other parts of an album).
+        """
         async with self.locks.hold(event.chat_id):
             for attempt in range(RETRIES):
                 try:
-                    outgoing = await self._handle_once(event, payload)
+                    outgoing = await self._handle_once(event, payload, also_done)
                     break
                 except (StaleDataError, IntegrityError) as exc:
                     # Another worker wrote this chat's conversation first: reload and redo.
@@ -90,15 +99,17 @@ class ConversationService:
                 await result
         return outgoing
 
-    async def _handle_once(self, event: Event, payload: dict[str, Any] | None) -> list[Outgoing]:
+    async def _handle_once(
+        self, event: Event, payload: dict[str, Any] | None, also_done: Sequence[int]
+    ) -> list[Outgoing]:
         now = self.clock.now()
         async with self.db.transaction() as session:
             inbox = InboxRepo(session)
             raw = _storable(payload or _describe(event))
-            if not await inbox.record(event.event_id, event.chat_id, raw, now):
-                # Stored before (by the durable intake, or this is a duplicate delivery).
-                if await inbox.is_done(event.event_id):
-                    return []
+            # Stored before (by the durable intake, or this is a duplicate delivery)?
+            recorded = await inbox.record(event.event_id, event.chat_id, raw, now)
+            if not recorded and await inbox.is_done(event.event_id):
+                return []
             repo = ConversationRepo(session)
             conversation = await repo.open_for_chat(event.chat_id)
             if conversation is None:
@@ -130,7 +141,8 @@ class ConversationService:
             await OutboxRepo(session).add_many(
                 [(event.chat_id, message.as_payload()) for message in outgoing], now
             )
-            await inbox.mark_done(event.event_id, now)
+            for update_id in (event.event_id, *also_done):
+                await inbox.mark_done(update_id, now)
             await session.flush()
         return outgoing
 

@@ -96,6 +96,4 @@ class Texts:
 
     def keys(self, locale: str) -> set[str]:
         base = self.root / locale
-        return {
-            str(p.relative_to(base))[: -len(SUFFIX)] for p in base.rglob("*" + SUFFIX)
-        }
+        return {str(p.relative_to(base))[: -len(SUFFIX)] for p in base.rglob("*" + SUFFIX)}

@@ -13,8 +13,8 @@ from dialogs.events import CallbackAnswer, Event, Reply
 from dialogs.service import ConversationService
 from storage.db import Database
 from storage.models import Case, CaseEvent, Conversation, Evidence, Outbox
-from tests.dialogs.harness import RETURN_ADDRESS, Chat, make_service
 from tests.dialogs.conftest import NOW
+from tests.dialogs.harness import RETURN_ADDRESS, Chat, make_service
 from tests.dialogs.shop_data import WANG_PHONE, Shop, build_shop
 from tests.factories import make_customer, make_order
 
@@ -134,7 +134,10 @@ async def test_return_for_a_quality_problem_is_approved_with_instructions(servic
     assert "Shipping: paid by us" in text
     [case] = await cases(db)
     assert (case.service, case.reason, case.status, case.outcome) == (
-        "return", "quality", "approved", "approve"
+        "return",
+        "quality",
+        "approved",
+        "approve",
     )
     assert case.return_address == RETURN_ADDRESS
     assert case.shipping_paid_by == "merchant"
@@ -195,7 +198,11 @@ async def test_missing_parts_are_reshipped(service, shop, db):
     await chat.press("Done")
     await chat.press("Confirm")
     [case] = await cases(db)
-    assert (case.service, case.reason, case.status) == ("missing_parts", "missing_parts", "approved")
+    assert (case.service, case.reason, case.status) == (
+        "missing_parts",
+        "missing_parts",
+        "approved",
+    )
 
 
 async def test_high_value_goes_to_a_person(service, shop, db):
@@ -474,8 +481,14 @@ async def test_many_customers_in_parallel_each_get_their_case(db, shop):
         customers = []
         for n in range(12):
             c = await make_customer(s, phone=f"+8613900{n:06d}", name=f"客户{n}")
-            await make_order(s, c, order_no=f"PX{n:08d}", delivered_days_ago=None,
-                             status="shipped", items=[{"name": "Box", "unit_price": "99"}])
+            await make_order(
+                s,
+                c,
+                order_no=f"PX{n:08d}",
+                delivered_days_ago=None,
+                status="shipped",
+                items=[{"name": "Box", "unit_price": "99"}],
+            )
             customers.append(c.phone)
 
     async def one(n: int, phone: str) -> None:

@@ -17,9 +17,9 @@ def test_every_state_can_be_reached_and_left() -> None:
     dests = {str(t["dest"]) for t in TRANSITIONS}
     assert {s.value for s in State} - {State.IDENTIFY.value} <= dests
     for state in State:
-        assert any(
-            flow.can(state.value, t["trigger"]) for t in TRANSITIONS
-        ), f"{state} is a dead end"
+        assert any(flow.can(state.value, t["trigger"]) for t in TRANSITIONS), (
+            f"{state} is a dead end"
+        )
 
 
 @pytest.mark.parametrize("state", REQUEST_PATH)

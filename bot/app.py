@@ -1,0 +1,173 @@
+"""The composition root: settings in, a running bot out (polling or webhook).
+
+Everything long-lived is built once here and passed down: database, policy, templates, the
+conversation service, the aiogram Bot, the processor and the outbox worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+from aiogram import Bot
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
+from aiohttp import web
+
+from bot.files import EvidenceStore
+from bot.intake import ALLOWED_UPDATES, Inbox, Polling, webhook_app
+from bot.outbox import OutboxWorker
+from bot.processor import Processor
+from bot.ratelimit import RateLimiter
+from bot.settings import Settings
+from dialogs.clock import Clock, SystemClock
+from dialogs.conversation import COMMANDS, Conversations, ShopInfo
+from dialogs.links import LinkSigner
+from dialogs.policy import Policy, load_policy
+from dialogs.service import ConversationService
+from dialogs.texts import Texts
+from storage import migrate
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+TELEGRAM = "https://api.telegram.org"
+SHUTDOWN_GRACE = 10.0
+
+
+def make_bot(token: str, api_base: str) -> Bot:
+    session = None
+    if api_base.rstrip("/") != TELEGRAM:
+        session = AiohttpSession(api=TelegramAPIServer.from_base(api_base))
+    return Bot(token, session=session, default=DefaultBotProperties(parse_mode="HTML"))
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    clock: Clock
+    db: Database
+    bot: Bot
+    policy: Policy
+    texts: Texts
+    service: ConversationService
+    processor: Processor
+    outbox: OutboxWorker
+    inbox: Inbox
+
+
+def build(settings: Settings, *, clock: Clock | None = None, bot: Bot | None = None) -> Runtime:
+    if settings.bot_token is None and bot is None:
+        raise SystemExit("BOT_TOKEN is not set. To try the bot offline, run: aftersales sandbox")
+    clock = clock or SystemClock()
+    db = Database(settings.database_url)
+    bot = bot or make_bot(settings.bot_token.get_secret_value(), settings.telegram_api_base)  # type: ignore[union-attr]
+    policy = load_policy(settings.policy)
+    for warning in policy.warnings:
+        log.warning("policy %s: %s", policy.name, warning)
+    texts = Texts(timezone=settings.timezone, default_locale=settings.default_locale)
+    conversations = Conversations(
+        policy=policy,
+        texts=texts,
+        clock=clock,
+        info=ShopInfo(
+            return_address=settings.return_address,
+            shop_name=settings.shop_name,
+            links=LinkSigner(settings.link_secret.get_secret_value()),
+        ),
+    )
+    outbox = OutboxWorker(db, bot, limiter=RateLimiter(), clock=clock)
+    service = ConversationService(
+        db, conversations, clock, timezone=settings.timezone, on_outbox=outbox.wake
+    )
+    evidence = EvidenceStore(bot, settings.evidence_dir, settings.evidence_max_mb * 1024 * 1024)
+    processor = Processor(service, db, clock, texts, evidence=evidence, on_outbox=outbox.wake)
+    inbox = Inbox(db, clock, processor.submit)
+    return Runtime(settings, clock, db, bot, policy, texts, service, processor, outbox, inbox)
+
+
+async def register_commands(rt: Runtime) -> None:
+    """The command menu in the customer's language (Telegram picks by language_code)."""
+    scope = BotCommandScopeAllPrivateChats()
+    for language in ("zh", "en", None):
+        locale = language or rt.texts.default_locale
+        commands = [
+            BotCommand(command=name, description=rt.texts.plain(locale, f"commands/{name}"))
+            for name in COMMANDS
+        ]
+        await rt.bot.set_my_commands(commands, scope=scope, language_code=language)
+
+
+async def start(rt: Runtime) -> asyncio.Task[None]:
+    """Migrations, commands, recovery of unfinished updates; returns the outbox task."""
+    await asyncio.to_thread(migrate.upgrade, rt.settings.database_url)
+    me = await rt.bot.get_me()
+    log.info("running as @%s (policy %s)", me.username, rt.policy.name)
+    await register_commands(rt)
+    outbox_task = asyncio.create_task(rt.outbox.run(), name="outbox")
+    recovered = await rt.processor.recover()
+    if recovered:
+        log.info("resuming %d updates stored before the last stop", recovered)
+    return outbox_task
+
+
+async def stop(rt: Runtime, outbox_task: asyncio.Task[None]) -> None:
+    """Finish the updates in hand, send what they produced, then close."""
+    if not await rt.processor.drain(SHUTDOWN_GRACE):
+        log.warning("stopping with %d updates in hand; they resume on the next start",
+                    rt.processor.in_hand)  # fmt: skip
+    await rt.outbox.flush(SHUTDOWN_GRACE)
+    rt.outbox.stop()
+    with contextlib.suppress(asyncio.CancelledError):
+        await outbox_task
+    await rt.bot.session.close()
+    await rt.db.dispose()
+
+
+def _on_signals(loop: asyncio.AbstractEventLoop, callback: object) -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, callback)  # type: ignore[arg-type]
+
+
+async def run_polling(rt: Runtime, *, until: asyncio.Event | None = None) -> None:
+    outbox_task = await start(rt)
+    await rt.bot.delete_webhook(drop_pending_updates=False)
+    polling = Polling(rt.bot, rt.inbox)
+    stopped = until or asyncio.Event()
+    _on_signals(asyncio.get_running_loop(), stopped.set)
+    poll_task = asyncio.create_task(polling.run(), name="polling")
+    await stopped.wait()
+    polling.stop()
+    await poll_task
+    await stop(rt, outbox_task)
+
+
+async def run_webhook(
+    rt: Runtime, *, host: str, port: int, until: asyncio.Event | None = None
+) -> None:
+    settings = rt.settings
+    if not settings.webhook_url:
+        raise SystemExit("WEBHOOK_URL is not set: it is the public https address Telegram posts to")
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+    outbox_task = await start(rt)
+    path = urlparse(settings.webhook_url).path or "/"
+    runner = web.AppRunner(webhook_app(rt.inbox, secret, path), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    await rt.bot.set_webhook(
+        settings.webhook_url, secret_token=secret, allowed_updates=ALLOWED_UPDATES
+    )
+    log.info("webhook listening on %s:%s%s", host, port, path)
+    stopped = until or asyncio.Event()
+    _on_signals(asyncio.get_running_loop(), stopped.set)
+    await stopped.wait()
+    # The webhook stays registered: a restart picks up where this process stopped.
+    await runner.cleanup()
+    await stop(rt, outbox_task)

@@ -1,0 +1,55 @@
+"""`aftersales run` and `aftersales link`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from bot.settings import load_settings
+from dialogs.links import LinkSigner
+
+NO_TOKEN = "BOT_TOKEN is not set. To try the bot offline with a demo shop, run: aftersales sandbox"
+
+
+def run(args: argparse.Namespace) -> int:
+    from bot.app import build, run_polling, run_webhook
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = load_settings()
+    if settings.bot_token is None:
+        print(NO_TOKEN, file=sys.stderr)
+        return 2
+    runtime = build(settings)
+    if args.webhook:
+        asyncio.run(run_webhook(runtime, host=args.host, port=args.port))
+    else:
+        asyncio.run(run_polling(runtime))
+    return 0
+
+
+def link(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    username = args.bot_username or settings.bot_username
+    if username is None:
+        if settings.bot_token is None:
+            print("Give --bot-username (or set BOT_USERNAME or BOT_TOKEN)", file=sys.stderr)
+            return 2
+        username = asyncio.run(_ask_username(settings.bot_token.get_secret_value(),
+                                             settings.telegram_api_base))  # fmt: skip
+    print(LinkSigner(settings.link_secret.get_secret_value()).url(username, args.order_no))
+    return 0
+
+
+async def _ask_username(token: str, api_base: str) -> str:
+    from bot.app import make_bot
+
+    bot = make_bot(token, api_base)
+    try:
+        me = await bot.get_me()
+    finally:
+        await bot.session.close()
+    return me.username or ""

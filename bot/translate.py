@@ -1,0 +1,135 @@
+"""Telegram updates (raw JSON, as stored in the inbox) → conversation events.
+
+Only what the conversation understands becomes an event; anything else in a private chat is
+"unsupported" (a polite answer, no change). Updates from groups are not customer events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from dialogs.events import Event, MediaFile
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One stored update, reduced to what the processor needs to route it."""
+
+    update_id: int
+    chat_id: int | None
+    private: bool
+    media_group_id: str | None
+    payload: dict[str, Any]
+
+
+def route(update_id: int, payload: dict[str, Any]) -> Incoming:
+    message = payload.get("message") or payload.get("edited_message")
+    chat: dict[str, Any] | None = None
+    if message:
+        chat = message.get("chat")
+    elif "callback_query" in payload:
+        chat = (payload["callback_query"].get("message") or {}).get("chat") or {
+            "id": payload["callback_query"]["from"]["id"],
+            "type": "private",
+        }
+    elif "my_chat_member" in payload:
+        chat = payload["my_chat_member"].get("chat")
+    return Incoming(
+        update_id=update_id,
+        chat_id=chat.get("id") if chat else None,
+        private=bool(chat and chat.get("type") == "private"),
+        media_group_id=message.get("media_group_id") if message else None,
+        payload=payload,
+    )
+
+
+def to_event(update_id: int, payload: dict[str, Any]) -> Event | None:
+    """The customer's event for a private-chat update, or None when it is not one."""
+    if "callback_query" in payload:
+        return _callback(update_id, payload["callback_query"])
+    message = payload.get("message")
+    if not message or message.get("chat", {}).get("type") != "private":
+        return None
+    sender = message.get("from") or {}
+    base = Event(
+        event_id=update_id,
+        chat_id=message["chat"]["id"],
+        user_id=sender.get("id", message["chat"]["id"]),
+        kind="text",
+        message_id=message.get("message_id"),
+        language_code=sender.get("language_code"),
+        media_group_id=message.get("media_group_id"),
+    )
+    if "text" in message:
+        command = _command(message)
+        if command is not None:
+            name, arg = command
+            return replace(base, kind="command", command=name, text=arg)
+        return replace(base, text=message["text"])
+    if "contact" in message:
+        contact = message["contact"]
+        return replace(
+            base,
+            kind="contact",
+            contact_phone=contact.get("phone_number"),
+            contact_user_id=contact.get("user_id"),
+        )
+    media = _media(message)
+    if media is not None:
+        return replace(base, kind="media", media=(media,), text=message.get("caption", ""))
+    return replace(base, kind="unsupported")
+
+
+def merge_album(events: list[Event]) -> Event:
+    """The parts of one album as a single evidence event (one answer, not ten)."""
+    first = events[0]
+    media = tuple(m for e in events for m in e.media)
+    caption = next((e.text for e in events if e.text), "")
+    return replace(first, media=media, text=caption)
+
+
+def _callback(update_id: int, query: dict[str, Any]) -> Event:
+    sender = query["from"]
+    message = query.get("message") or {}
+    return Event(
+        event_id=update_id,
+        chat_id=(message.get("chat") or {}).get("id", sender["id"]),
+        user_id=sender["id"],
+        kind="button",
+        data=query.get("data") or "",
+        callback_id=query["id"],
+        message_id=message.get("message_id"),
+        language_code=sender.get("language_code"),
+    )
+
+
+def _command(message: dict[str, Any]) -> tuple[str, str] | None:
+    text: str = message["text"]
+    entities = message.get("entities") or []
+    is_command = any(e.get("type") == "bot_command" and e.get("offset") == 0 for e in entities)
+    if not is_command and not text.startswith("/"):
+        return None
+    head, _, arg = text.partition(" ")
+    name = head[1:].split("@", 1)[0].lower()
+    if not name or not name.replace("_", "").isalnum():
+        return None
+    return name, arg.strip()
+
+
+def _media(message: dict[str, Any]) -> MediaFile | None:
+    if message.get("photo"):
+        largest = max(message["photo"], key=lambda p: p.get("width", 0) * p.get("height", 0))
+        return MediaFile("photo", largest["file_id"], largest["file_unique_id"],
+                         largest.get("file_size"), "image/jpeg")  # fmt: skip
+    for kind in ("video", "document"):
+        if message.get(kind):
+            item = message[kind]
+            return MediaFile(
+                kind,  # type: ignore[arg-type]
+                item["file_id"],
+                item["file_unique_id"],
+                item.get("file_size"),
+                item.get("mime_type"),
+            )
+    return None
