@@ -1,0 +1,417 @@
+"""The outbox worker: delivers queued rows to Telegram, never twice, in order per chat.
+
+Each chat is drained by at most one task at a time (strict id order, the chat's head row first);
+different chats run concurrently up to `concurrency`. A row is claimed in a short transaction
+before its call and settled in another right after it; no transaction spans network I/O.
+Guarantees, retry policy and the remaining in-doubt window are described in docs/outbox.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import aiohttp
+from aiogram import Bot
+from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramAPIError,
+    TelegramEntityTooLarge,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
+from sqlalchemy import and_, func, not_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ColumnElement
+
+from bot.ratelimit import RateLimiter
+from bot.render import PayloadError, Step, plan
+from dialogs.clock import Clock
+from storage.db import Database
+from storage.models import Outbox
+from storage.repos import OutboxRepo
+
+log = logging.getLogger(__name__)
+
+# While a worker holds a row, its `error` says so and `next_attempt_at` is the end of the lease
+# (the schema has no 'sending' status; see docs/outbox.md). The row stays 'pending', so the
+# chat's later rows keep waiting behind it.
+CLAIM_PREFIX = "in flight: "
+IN_DOUBT = "in doubt: a worker stopped while sending; not retried, it may have been delivered"
+PROGRESS = "_progress"  # payload key: steps already accepted by Telegram, last message id
+
+TRANSIENT = (
+    TelegramServerError,
+    TelegramNetworkError,
+    TelegramUnauthorizedError,  # a token being rotated: do not burn the queue at once
+    ClientDecodeError,  # a proxy's HTML error page instead of JSON
+    aiohttp.ClientError,
+    TimeoutError,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Exponential backoff with jitter for 5xx and network errors (429 follows retry_after)."""
+
+    base: float = 1.0
+    cap: float = 300.0
+    jitter: float = 0.2  # +-20 %, so rows failed together do not come back together
+    max_attempts: int = 10
+
+    def delay(self, attempt: int, rand: float) -> float:
+        """Seconds before try `attempt + 1`, given a uniform `rand` in [0, 1)."""
+        raw = min(self.cap, self.base * 2 ** (attempt - 1))
+        return raw * (1 + self.jitter * (2 * rand - 1))
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        db: Database,
+        bot: Bot,
+        *,
+        limiter: RateLimiter,
+        clock: Clock,
+        batch: int = 100,
+        concurrency: int = 32,
+        poll_interval: float = 0.5,
+        lease: timedelta = timedelta(seconds=120),
+        retry: RetryPolicy | None = None,
+        rand: Callable[[], float] = random.random,
+        worker_id: str | None = None,
+    ) -> None:
+        self.db = db
+        self.bot = bot
+        self.limiter = limiter
+        self.clock = clock
+        self.batch = batch
+        self.concurrency = concurrency
+        self.poll_interval = poll_interval
+        # Longer than aiogram's 60 s request timeout plus a rate-limit wait: a live worker's
+        # row must not be declared in doubt while its call is still running.
+        self.lease = lease
+        self.retry = retry or RetryPolicy()
+        self.rand = rand
+        self.worker_id = worker_id or uuid.uuid4().hex[:12]
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._busy: set[int] = set()  # chats with a task draining them
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # --- control ------------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """New rows were committed: look now instead of at the next poll tick."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Deliver until `stop()`."""
+        try:
+            while not self._stopping:
+                self._wake.clear()
+                try:
+                    started = await self._tick()
+                except Exception:  # a database hiccup must not end delivery for good
+                    log.exception("outbox poll failed")
+                    started = 0
+                # A full batch may have left more chats behind: look again at once.
+                if (
+                    started < min(self.batch, self.concurrency)
+                    or len(self._busy) >= self.concurrency
+                ):
+                    # A finished chat task or the service's on_outbox hook sets the event.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+        finally:
+            await self._cancel_tasks()
+
+    async def flush(self, timeout: float) -> bool:  # noqa: ASYNC109 - a deadline, not a call timeout
+        """Send every row due now; True if none is left (rows waiting for a retry stay)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            started = await self._tick()
+            if not started and not self._tasks:
+                return True
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            if self._tasks:
+                await asyncio.wait(
+                    set(self._tasks), timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+                )
+
+    async def stop(self, timeout: float = 5.0) -> bool:  # noqa: ASYNC109 - a deadline
+        """Flush for up to `timeout` seconds, then stop `run()`; True if everything went out.
+
+        A call cut off here leaves its row claimed: it becomes "in doubt" (docs/outbox.md).
+        """
+        flushed = await self.flush(timeout)
+        self._stopping = True
+        self._wake.set()
+        await self._cancel_tasks()
+        return flushed
+
+    async def _cancel_tasks(self) -> None:
+        tasks = set(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # --- scheduling ---------------------------------------------------------------------------
+
+    async def _tick(self) -> int:
+        """Start a task for each idle chat whose head row is due; how many were started."""
+        limit = min(self.batch, self.concurrency - len(self._busy))
+        if limit <= 0:
+            return 0
+        async with self.db.read() as session:
+            chats = await _due_chats(session, self.clock.now(), limit, self._busy)
+        started = 0
+        for chat_id in chats:
+            if chat_id in self._busy:  # a concurrent flush() got there first
+                continue
+            self._busy.add(chat_id)
+            task = asyncio.create_task(self._drain(chat_id), name=f"outbox-chat-{chat_id}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            started += 1
+        return started
+
+    async def _drain(self, chat_id: int) -> None:
+        """Send the chat's rows in id order until one has to wait or none is due."""
+        try:
+            while not self._stopping:
+                row = await self._next(chat_id)
+                if row is None or not await self._send(row):
+                    return
+        except Exception:
+            log.exception("outbox delivery for chat %s failed", chat_id)
+        finally:
+            self._busy.discard(chat_id)
+            self._wake.set()
+
+    async def _next(self, chat_id: int) -> Outbox | None:
+        """The chat's head row, claimed, once it is due; in-doubt rows are failed on the way."""
+        while True:
+            now = self.clock.now()
+            async with self.db.read() as session:
+                row = await _head(session, chat_id)
+            if row is None or not _is_due(row, now):
+                return None
+            step = _next_step(row)
+            if step is not None and step.flood_limited and not _claimed(row):
+                # Wait for the rate slot before claiming, so the lease covers only the call.
+                await self.limiter.acquire(chat_id)
+                now = self.clock.now()
+            async with self.db.transaction() as session:
+                repo = OutboxRepo(session)
+                if await repo.is_blocked(chat_id):
+                    await repo.mark_blocked(chat_id, now)
+                    return None
+                if _claimed(row):
+                    if await _give_up_in_doubt(session, row.id, now):
+                        log.error(
+                            "outbox row %s is in doubt (%s); not sent again", row.id, row.error
+                        )
+                    continue
+                if await _claim(session, row, now, now + self.lease, self.worker_id):
+                    return row
+            return None  # another worker took it
+
+    # --- one row ------------------------------------------------------------------------------
+
+    async def _send(self, row: Outbox) -> bool:
+        """Deliver a claimed row; True if the chat's next row may follow right away."""
+        progress: dict[str, Any] = dict(row.payload.get(PROGRESS) or {})
+        done: int = progress.get("steps", 0)
+        message_id: int | None = progress.get("message_id")
+        try:
+            steps = plan(row.payload)
+            for index in range(done, len(steps)):
+                step = steps[index]
+                if index > done and step.flood_limited:
+                    await self.limiter.acquire(row.chat_id)
+                message_id = await step.call(self.bot, message_id) or message_id
+                if index < len(steps) - 1:
+                    await self._save_progress(row, index + 1, message_id)
+        except Exception as error:
+            return await self._failed_call(row, error)
+        async with self.db.transaction() as session:
+            await OutboxRepo(session).mark_sent(row.id, self.clock.now(), message_id)
+        return True
+
+    async def _save_progress(self, row: Outbox, steps: int, message_id: int | None) -> None:
+        """Record an accepted step at once, so a retry starts after it (and renew the lease)."""
+        payload = {**row.payload, PROGRESS: {"steps": steps, "message_id": message_id}}
+        row.payload = payload
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(Outbox)
+                .where(Outbox.id == row.id)
+                .values(payload=payload, next_attempt_at=self.clock.now() + self.lease)
+            )
+
+    async def _failed_call(self, row: Outbox, error: Exception) -> bool:
+        now = self.clock.now()
+        description = _describe(error)
+        async with self.db.transaction() as session:
+            repo = OutboxRepo(session)
+            if isinstance(error, TelegramRetryAfter):
+                # Flood control, not a failure: wait as told, keep the attempt count.
+                self.limiter.penalize(row.chat_id, error.retry_after)
+                await _release(
+                    session, row.id, now + timedelta(seconds=error.retry_after), description
+                )
+                log.warning("outbox row %s: retry after %s s", row.id, error.retry_after)
+                return False
+            if isinstance(error, TelegramForbiddenError):
+                # Blocked by the user, kicked from the group, deactivated: never retry.
+                await repo.mark_blocked(row.chat_id, now)
+                await session.execute(
+                    update(Outbox).where(Outbox.id == row.id).values(error=description)
+                )
+                log.warning("chat %s is blocked: %s", row.chat_id, description)
+                return False
+            if isinstance(error, TRANSIENT) and not isinstance(error, TelegramEntityTooLarge):
+                attempt = row.attempts + 1
+                if attempt < self.retry.max_attempts:
+                    delay = self.retry.delay(attempt, self.rand())
+                    await repo.reschedule(row.id, now + timedelta(seconds=delay), description)
+                    log.warning(
+                        "outbox row %s attempt %s failed, next in %.1f s: %s",
+                        row.id, attempt, delay, description,
+                    )  # fmt: skip
+                    return False
+                await repo.mark_failed(row.id, f"gave up after {attempt} attempts: {description}")
+                log.error("outbox row %s failed for good: %s", row.id, description)
+                return True
+            # 400 and the like: the same request would fail again. Later rows still go.
+            await repo.mark_failed(row.id, description)
+            if isinstance(error, TelegramAPIError | PayloadError):
+                log.error("outbox row %s rejected: %s", row.id, description)
+            else:
+                log.error("outbox row %s: unexpected error", row.id, exc_info=error)
+            return True
+
+
+# --- queries (they belong in storage.repos.OutboxRepo; see docs/outbox.md) ---------------------
+
+
+def _due_clause(now: datetime) -> ColumnElement[bool]:
+    return or_(Outbox.next_attempt_at.is_(None), Outbox.next_attempt_at <= now)
+
+
+def _not_claimed_clause() -> ColumnElement[bool]:
+    return or_(Outbox.error.is_(None), not_(Outbox.error.startswith(CLAIM_PREFIX)))
+
+
+async def _due_chats(
+    session: AsyncSession, now: datetime, limit: int, exclude: set[int]
+) -> list[int]:
+    """Chats whose oldest pending row is due, oldest first. Only heads count: a chat whose
+    head waits for a retry is skipped whole, and one busy chat cannot fill the batch."""
+    heads = (
+        select(func.min(Outbox.id).label("id"))
+        .where(Outbox.status == "pending")
+        .group_by(Outbox.chat_id)
+        .subquery()
+    )
+    query = (
+        select(Outbox.chat_id)
+        .join(heads, Outbox.id == heads.c.id)
+        .where(_due_clause(now))
+        .order_by(Outbox.id)
+        .limit(limit)
+    )
+    if exclude:
+        query = query.where(Outbox.chat_id.not_in(exclude))
+    return list((await session.scalars(query)).all())
+
+
+async def _head(session: AsyncSession, chat_id: int) -> Outbox | None:
+    query = (
+        select(Outbox)
+        .where(Outbox.chat_id == chat_id, Outbox.status == "pending")
+        .order_by(Outbox.id)
+        .limit(1)
+    )
+    return (await session.scalars(query)).first()
+
+
+async def _claim(
+    session: AsyncSession, row: Outbox, now: datetime, until: datetime, worker_id: str
+) -> bool:
+    """Take the row for this worker; False if another worker (or process) has it."""
+    earlier = select(Outbox.id).where(
+        Outbox.chat_id == row.chat_id, Outbox.status == "pending", Outbox.id < row.id
+    )
+    result = await session.execute(
+        update(Outbox)
+        .where(
+            Outbox.id == row.id,
+            Outbox.status == "pending",
+            _due_clause(now),
+            _not_claimed_clause(),
+            ~earlier.exists(),
+        )
+        .values(error=f"{CLAIM_PREFIX}{worker_id}", next_attempt_at=until)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+async def _release(session: AsyncSession, outbox_id: int, at: datetime, error: str) -> None:
+    await session.execute(
+        update(Outbox).where(Outbox.id == outbox_id).values(next_attempt_at=at, error=error)
+    )
+
+
+async def _give_up_in_doubt(session: AsyncSession, outbox_id: int, now: datetime) -> bool:
+    """At most once: a row whose worker vanished mid-call may have been delivered."""
+    result = await session.execute(
+        update(Outbox)
+        .where(
+            Outbox.id == outbox_id,
+            Outbox.status == "pending",
+            Outbox.error.startswith(CLAIM_PREFIX),
+            and_(Outbox.next_attempt_at.is_not(None), Outbox.next_attempt_at <= now),
+        )
+        .values(status="failed", error=IN_DOUBT)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def _is_due(row: Outbox, now: datetime) -> bool:
+    return row.next_attempt_at is None or row.next_attempt_at <= now
+
+
+def _claimed(row: Outbox) -> bool:
+    return (row.error or "").startswith(CLAIM_PREFIX)
+
+
+def _next_step(row: Outbox) -> Step | None:
+    done = (row.payload.get(PROGRESS) or {}).get("steps", 0)
+    try:
+        steps = plan(row.payload)
+    except (PayloadError, KeyError, TypeError):
+        return None  # _send meets the same error and fails the row
+    return steps[done] if done < len(steps) else None
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, TelegramAPIError):
+        return f"{type(error).__name__}: {error.message}"
+    return f"{type(error).__name__}: {error}"

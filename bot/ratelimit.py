@@ -1,0 +1,94 @@
+"""Telegram's flood limits as token buckets, so the outbox rarely meets a 429.
+
+Telegram documents about 1 message per second per private chat (short bursts tolerated), 20
+messages per minute per group and about 30 messages per second overall. Each limit is a bucket
+in GCRA form (a "theoretical arrival time" per bucket): `acquire` reserves the earliest instant
+both the chat's bucket and the global bucket allow, then sleeps until then. Reservations are
+first come, first served and cost O(1); nobody polls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+Monotonic = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    per_second: float
+    burst: int  # messages allowed at once after a quiet spell
+
+    @property
+    def interval(self) -> float:
+        return 1.0 / self.per_second
+
+    @property
+    def tolerance(self) -> float:
+        return (self.burst - 1) * self.interval
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    # Slightly under Telegram's figures: our clock and theirs never agree exactly.
+    private: Rate = Rate(per_second=1.0, burst=3)
+    group: Rate = Rate(per_second=20 / 60, burst=3)
+    overall: Rate = Rate(per_second=25.0, burst=20)
+
+
+class RateLimiter:
+    """`await limiter.acquire(chat_id)` before each message; group chats have ids < 0."""
+
+    def __init__(
+        self,
+        limits: Limits | None = None,
+        *,
+        clock: Monotonic = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.limits = limits or Limits()
+        self._clock = clock
+        self._sleep = sleep
+        self._overall = 0.0  # theoretical arrival time of the next message, any chat
+        self._chats: dict[int, float] = {}
+        self._next_prune = 0.0
+
+    def rate_for(self, chat_id: int) -> Rate:
+        return self.limits.group if chat_id < 0 else self.limits.private
+
+    def reserve(self, chat_id: int) -> float:
+        """Book the next slot for `chat_id`; seconds to wait until it (0: send now)."""
+        now = self._clock()
+        rate, overall = self.rate_for(chat_id), self.limits.overall
+        chat_tat = self._chats.get(chat_id, now)
+        at = max(now, chat_tat - rate.tolerance, self._overall - overall.tolerance)
+        self._chats[chat_id] = max(chat_tat, at) + rate.interval
+        self._overall = max(self._overall, at) + overall.interval
+        self._prune(now)
+        return at - now
+
+    async def acquire(self, chat_id: int) -> None:
+        wait = self.reserve(chat_id)
+        if wait > 0:
+            await self._sleep(wait)
+
+    def penalize(self, chat_id: int | None, seconds: float) -> None:
+        """Telegram said "retry after `seconds`": keep this chat (None: every chat) quiet."""
+        until = self._clock() + seconds
+        if chat_id is None:
+            self._overall = max(self._overall, until + self.limits.overall.tolerance)
+            return
+        rate = self.rate_for(chat_id)
+        self._chats[chat_id] = max(self._chats.get(chat_id, 0.0), until + rate.tolerance)
+
+    def _prune(self, now: float) -> None:
+        # A bucket whose arrival time has passed is as good as new: forget it, so that a bot
+        # with many customers keeps a small dict.
+        if now < self._next_prune:
+            return
+        self._next_prune = now + 60
+        self._chats = {chat: tat for chat, tat in self._chats.items() if tat > now}
