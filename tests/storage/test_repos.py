@@ -137,15 +137,19 @@ async def test_outbox_due_order_and_retry(db: Database) -> None:
         a = await repo.add(1, {"text": "a"}, t0)
         b = await repo.add(2, {"text": "b"}, t0)
         c = await repo.add(1, {"text": "c"}, t0)
+        await repo.add_many([], t0)
+        await repo.add_many([(3, {"text": "d"}), (3, {"text": "e"})], t0)
     async with db.transaction() as s:
         repo = OutboxRepo(s)
-        assert [r.id for r in await repo.due(t0)] == [a.id, b.id, c.id]
+        due = await repo.due(t0)
+        assert [r.id for r in due][:3] == [a.id, b.id, c.id]
+        assert [r.payload["text"] for r in due] == ["a", "b", "c", "d", "e"]
         await repo.reschedule(a.id, t0 + timedelta(seconds=30), "429")
         await repo.mark_sent(b.id, t0, 555)
         await repo.mark_blocked(1, t0)
     async with db.transaction() as s:
         repo = OutboxRepo(s)
-        assert await repo.due(t0 + timedelta(minutes=1)) == []
+        assert [r.chat_id for r in await repo.due(t0 + timedelta(minutes=1))] == [3, 3]
         got = await repo.get(b.id)
         assert got.status == "sent" and got.telegram_message_id == 555 and got.attempts == 1
         assert (await repo.get(a.id)).status == "blocked"
