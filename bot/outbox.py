@@ -75,6 +75,24 @@ class RetryPolicy:
         return raw * (1 + self.jitter * (2 * rand - 1))
 
 
+@dataclass(frozen=True, slots=True)
+class Row:
+    """What the worker needs of an outbox row, read while its session was open."""
+
+    id: int
+    chat_id: int
+    payload: dict[str, Any]
+    attempts: int
+    next_attempt_at: datetime | None
+    error: str | None
+
+    @classmethod
+    def of(cls, row: Outbox) -> Row:
+        return cls(
+            row.id, row.chat_id, dict(row.payload), row.attempts, row.next_attempt_at, row.error
+        )
+
+
 class OutboxWorker:
     def __init__(
         self,
@@ -202,7 +220,7 @@ class OutboxWorker:
             self._busy.discard(chat_id)
             self._wake.set()
 
-    async def _next(self, chat_id: int) -> Outbox | None:
+    async def _next(self, chat_id: int) -> Row | None:
         """The chat's head row, claimed, once it is due; in-doubt rows are failed on the way."""
         while True:
             now = self.clock.now()
@@ -232,7 +250,7 @@ class OutboxWorker:
 
     # --- one row ------------------------------------------------------------------------------
 
-    async def _send(self, row: Outbox) -> bool:
+    async def _send(self, row: Row) -> bool:
         """Deliver a claimed row; True if the chat's next row may follow right away."""
         progress: dict[str, Any] = dict(row.payload.get(PROGRESS) or {})
         done: int = progress.get("steps", 0)
@@ -252,10 +270,10 @@ class OutboxWorker:
             await OutboxRepo(session).mark_sent(row.id, self.clock.now(), message_id)
         return True
 
-    async def _save_progress(self, row: Outbox, steps: int, message_id: int | None) -> None:
+    async def _save_progress(self, row: Row, steps: int, message_id: int | None) -> None:
         """Record an accepted step at once, so a retry starts after it (and renew the lease)."""
-        payload = {**row.payload, PROGRESS: {"steps": steps, "message_id": message_id}}
-        row.payload = payload
+        payload = row.payload
+        payload[PROGRESS] = {"steps": steps, "message_id": message_id}
         async with self.db.transaction() as session:
             await session.execute(
                 update(Outbox)
@@ -263,7 +281,7 @@ class OutboxWorker:
                 .values(payload=payload, next_attempt_at=self.clock.now() + self.lease)
             )
 
-    async def _failed_call(self, row: Outbox, error: Exception) -> bool:
+    async def _failed_call(self, row: Row, error: Exception) -> bool:
         now = self.clock.now()
         description = _describe(error)
         async with self.db.transaction() as session:
@@ -340,18 +358,19 @@ async def _due_chats(
     return list((await session.scalars(query)).all())
 
 
-async def _head(session: AsyncSession, chat_id: int) -> Outbox | None:
+async def _head(session: AsyncSession, chat_id: int) -> Row | None:
     query = (
         select(Outbox)
         .where(Outbox.chat_id == chat_id, Outbox.status == "pending")
         .order_by(Outbox.id)
         .limit(1)
     )
-    return (await session.scalars(query)).first()
+    row = (await session.scalars(query)).first()
+    return None if row is None else Row.of(row)
 
 
 async def _claim(
-    session: AsyncSession, row: Outbox, now: datetime, until: datetime, worker_id: str
+    session: AsyncSession, row: Row, now: datetime, until: datetime, worker_id: str
 ) -> bool:
     """Take the row for this worker; False if another worker (or process) has it."""
     earlier = select(Outbox.id).where(
@@ -394,15 +413,15 @@ async def _give_up_in_doubt(session: AsyncSession, outbox_id: int, now: datetime
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 
-def _is_due(row: Outbox, now: datetime) -> bool:
+def _is_due(row: Row, now: datetime) -> bool:
     return row.next_attempt_at is None or row.next_attempt_at <= now
 
 
-def _claimed(row: Outbox) -> bool:
+def _claimed(row: Row) -> bool:
     return (row.error or "").startswith(CLAIM_PREFIX)
 
 
-def _next_step(row: Outbox) -> Step | None:
+def _next_step(row: Row) -> Step | None:
     done = (row.payload.get(PROGRESS) or {}).get("steps", 0)
     try:
         steps = plan(row.payload)

@@ -2,8 +2,8 @@
 
 Telegram documents about 1 message per second per private chat (short bursts tolerated), 20
 messages per minute per group and about 30 messages per second overall. Each limit is a bucket
-in GCRA form (a "theoretical arrival time" per bucket): `acquire` reserves the earliest instant
-both the chat's bucket and the global bucket allow, then sleeps until then. Reservations are
+in GCRA form (a "theoretical arrival time" per bucket): `acquire` books the chat's next slot,
+sleeps until it, then books the global bucket's next slot and sleeps until that. Bookings are
 first come, first served and cost O(1); nobody polls.
 """
 
@@ -60,19 +60,32 @@ class RateLimiter:
     def rate_for(self, chat_id: int) -> Rate:
         return self.limits.group if chat_id < 0 else self.limits.private
 
-    def reserve(self, chat_id: int) -> float:
-        """Book the next slot for `chat_id`; seconds to wait until it (0: send now)."""
+    def reserve_chat(self, chat_id: int) -> float:
+        """Book the chat's next slot; seconds until it (0: now)."""
         now = self._clock()
-        rate, overall = self.rate_for(chat_id), self.limits.overall
-        chat_tat = self._chats.get(chat_id, now)
-        at = max(now, chat_tat - rate.tolerance, self._overall - overall.tolerance)
-        self._chats[chat_id] = max(chat_tat, at) + rate.interval
-        self._overall = max(self._overall, at) + overall.interval
+        rate = self.rate_for(chat_id)
+        tat = max(self._chats.get(chat_id, now), now)
+        at = max(now, tat - rate.tolerance)
+        self._chats[chat_id] = tat + rate.interval
         self._prune(now)
         return at - now
 
+    def reserve_overall(self) -> float:
+        """Book the next slot of the global bucket; seconds until it (0: now)."""
+        now = self._clock()
+        rate = self.limits.overall
+        tat = max(self._overall, now)
+        self._overall = tat + rate.interval
+        return max(0.0, tat - rate.tolerance - now)
+
     async def acquire(self, chat_id: int) -> None:
-        wait = self.reserve(chat_id)
+        # The chat's slot first, the global one only when the chat may send: booking the global
+        # bucket for a slot seconds ahead (a group's 3 s spacing, a 429 pause) would hold up
+        # every other chat until then.
+        wait = self.reserve_chat(chat_id)
+        if wait > 0:
+            await self._sleep(wait)
+        wait = self.reserve_overall()
         if wait > 0:
             await self._sleep(wait)
 
