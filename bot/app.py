@@ -121,8 +121,7 @@ async def stop(rt: Runtime, outbox_task: asyncio.Task[None]) -> None:
     if not await rt.processor.drain(SHUTDOWN_GRACE):
         log.warning("stopping with %d updates in hand; they resume on the next start",
                     rt.processor.in_hand)  # fmt: skip
-    await rt.outbox.flush(SHUTDOWN_GRACE)
-    rt.outbox.stop()
+    await rt.outbox.stop(SHUTDOWN_GRACE)
     with contextlib.suppress(asyncio.CancelledError):
         await outbox_task
     await rt.bot.session.close()

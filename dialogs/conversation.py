@@ -15,8 +15,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import phonenumbers
-
 from dialogs.clock import Clock
 from dialogs.events import Button, CallbackAnswer, Event, Outgoing, Reply
 from dialogs.flow import Flow, State
@@ -25,6 +23,7 @@ from dialogs.policy import Policy
 from dialogs.policy.types import Claim, Decision, ItemFacts
 from dialogs.shop import CaseView, ItemView, NewCase, OrderView, ShopPort
 from dialogs.texts import Texts
+from storage.phones import to_e164
 
 S = State
 ORDERS_PER_PAGE = 5
@@ -363,7 +362,7 @@ class Turn:
             self.say("identify/contact_not_own")
             await self.prompt()
             return
-        phone = _e164(ev.contact_phone or "")
+        phone = to_e164(ev.contact_phone or "", international_first=True)
         customer = await self.shop.customer_by_phone(phone) if phone else None
         if customer is None:
             self.say("identify/contact_unknown")
@@ -1032,19 +1031,6 @@ def _clean(text: str, *, keep_newlines: bool = False) -> str:
         else:
             kept.append(ch)
     return "".join(kept).strip()
-
-
-def _e164(raw: str) -> str | None:
-    try:
-        number = phonenumbers.parse(raw if raw.startswith("+") else "+" + raw.lstrip("0"), None)
-    except phonenumbers.NumberParseException:
-        try:
-            number = phonenumbers.parse(raw, "CN")
-        except phonenumbers.NumberParseException:
-            return None
-    if not phonenumbers.is_valid_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:

@@ -12,17 +12,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-import phonenumbers
-
 from storage.models import CATEGORIES, LANGUAGES, ORDER_STATUSES, PAYMENT_METHODS
+from storage.phones import to_e164
 from storage.records import CustomerRecord, ItemRecord, OrderRecord
 
-DEFAULT_REGION = "CN"
 MONEY_RE = re.compile(r"^\d{1,10}(\.\d{1,2})?$")
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
-# Ofcom's drama range (07700 900000-900999) is fictional by design, so phonenumbers calls it
-# invalid; it is accepted so that demos and docs can use numbers that reach nobody.
-UK_DRAMA_RE = re.compile(r"^\+447700900\d{3}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,13 +99,8 @@ class _Checker:
         if not isinstance(value, str):
             self.fail(field, "must be a string")
             return ""
-        try:
-            number = phonenumbers.parse(value, DEFAULT_REGION)
-        except phonenumbers.NumberParseException:
-            self.fail(field, f"not a phone number: {value!r}")
-            return ""
-        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-        if not (phonenumbers.is_valid_number(number) or UK_DRAMA_RE.match(e164)):
+        e164 = to_e164(value)
+        if e164 is None:
             self.fail(field, f"not a valid phone number: {value!r}")
             return ""
         return e164

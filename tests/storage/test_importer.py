@@ -130,7 +130,7 @@ BAD_FIELDS = [
     ({"order_no": _DROP}, "order_no: required"),
     ({"order_no": "DD 1"}, "order_no: must not contain spaces"),
     ({"customer": _DROP}, "customer: required"),
-    ({"customer__phone": "abc"}, "customer.phone: not a phone number: 'abc'"),
+    ({"customer__phone": "abc"}, "customer.phone: not a valid phone number: 'abc'"),
     ({"customer__phone": "+861380013800"}, "customer.phone: not a valid phone number"),
     ({"customer__name": " "}, "customer.name: must not be empty"),
     ({"customer__language": "fr"}, "customer.language: must be one of zh, en"),
