@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.emulator.errors import bad_request
-from bot.emulator.html import parse_html
+from bot.emulator.html import parse_html, utf16_len
 from bot.emulator.markdown import parse_markdown_v2
 
 MAX_TEXT = 4096
@@ -46,12 +46,28 @@ def parse_entities(
     raise bad_request(f"unsupported parse_mode {parse_mode!r}")
 
 
+def trim(text: str, entities: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
+    """Telegram strips leading and trailing whitespace and clips the entities to what is left."""
+    stripped = text.strip()
+    if stripped == text:
+        return text, entities
+    start = utf16_len(text[: len(text) - len(text.lstrip())])
+    end = start + utf16_len(stripped)
+    clipped = []
+    for entity in entities:
+        lo = max(entity["offset"], start)
+        hi = min(entity["offset"] + entity["length"], end)
+        if hi > lo:
+            clipped.append({**entity, "offset": lo - start, "length": hi - lo})
+    return stripped, clipped
+
+
 def message_text(params: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     """The text of sendMessage/editMessageText after entity parsing, within 1..4096."""
-    text, entities = parse_entities(
-        params["text"], params.get("parse_mode"), params.get("entities")
+    text, entities = trim(
+        *parse_entities(params["text"], params.get("parse_mode"), params.get("entities"))
     )
-    if not text.strip():
+    if not text:
         raise bad_request("message text is empty")
     if len(text) > MAX_TEXT:
         raise bad_request("message is too long")
@@ -61,8 +77,8 @@ def message_text(params: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
 def caption(params: dict[str, Any]) -> tuple[str | None, list[dict[str, Any]]]:
     if params.get("caption") is None:
         return None, []
-    text, entities = parse_entities(
-        params["caption"], params.get("parse_mode"), params.get("caption_entities")
+    text, entities = trim(
+        *parse_entities(params["caption"], params.get("parse_mode"), params.get("caption_entities"))
     )
     if len(text) > MAX_CAPTION:
         raise bad_request("message caption is too long")

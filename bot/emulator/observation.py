@@ -25,6 +25,11 @@ class Observation(EmulatorCore):
         messages = list(found.bot_messages.values())
         return messages if include_deleted else [m for m in messages if not m.deleted]
 
+    def message_count(self, chat: ChatRef) -> int:
+        """How many messages the bot has sent to `chat` (deleted ones included)."""
+        found = self.chats.get(chat_id_of(chat))
+        return len(found.bot_messages) if found is not None else 0
+
     def last_message(self, chat: ChatRef) -> SentMessage | None:
         found = self.chats.get(chat_id_of(chat))
         if found is None or not found.bot_messages:
@@ -61,7 +66,7 @@ class Observation(EmulatorCore):
     ) -> list[SentMessage]:
         """Wait until the bot has sent at least `count` messages to `chat`; return them all."""
         try:
-            await self.wait_until(lambda: len(self.sent_messages(chat)) >= count, timeout)
+            await self.wait_until(lambda: self.message_count(chat) >= count, timeout)
         except TimeoutError:
             got = [m.text for m in self.sent_messages(chat)]
             raise TimeoutError(

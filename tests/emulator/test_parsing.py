@@ -72,3 +72,25 @@ def test_markdown_v2():
 def test_markdown_v2_errors(bad: str):
     with pytest.raises(ApiError, match="can't parse entities"):
         parse_markdown_v2(bad)
+
+
+def test_text_is_trimmed_and_entities_clipped():
+    from bot.emulator.limits import message_text
+
+    text, entities = message_text({"text": "\n <b> hi</b> \n", "parse_mode": "HTML"})
+    assert text == "hi"
+    assert entities == [{"offset": 0, "length": 2, "type": "bold"}]
+
+
+def test_every_spec_field_type_has_a_checker():
+    from bot.emulator.core import cached_spec
+    from bot.emulator.validation import Validator
+
+    spec = cached_spec()
+    validator = Validator(spec)
+    for method in spec.methods.values():
+        for field in method.params.fields.values():
+            validator.checker(field.types)
+    for obj in spec.objects.values():
+        for field in obj.fields.values():
+            validator.checker(field.types)
