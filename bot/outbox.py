@@ -31,6 +31,7 @@ from aiogram.exceptions import (
     TelegramUnauthorizedError,
 )
 from sqlalchemy import and_, func, not_, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
@@ -47,6 +48,7 @@ log = logging.getLogger(__name__)
 # (the schema has no 'sending' status; see docs/outbox.md). The row stays 'pending', so the
 # chat's later rows keep waiting behind it.
 CLAIM_PREFIX = "in flight: "
+RECORD_TRIES = 3
 IN_DOUBT = "in doubt: a worker stopped while sending; not retried, it may have been delivered"
 PROGRESS = "_progress"  # payload key: steps already accepted by Telegram, last message id
 
@@ -139,18 +141,12 @@ class OutboxWorker:
             while not self._stopping:
                 self._wake.clear()
                 try:
-                    started = await self._tick()
+                    await self._tick()
                 except Exception:  # a database hiccup must not end delivery for good
                     log.exception("outbox poll failed")
-                    started = 0
-                # A full batch may have left more chats behind: look again at once.
-                if (
-                    started < min(self.batch, self.concurrency)
-                    or len(self._busy) >= self.concurrency
-                ):
-                    # A finished chat task or the service's on_outbox hook sets the event.
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                # A chat task that finishes, or the service's on_outbox hook, sets the event.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
         finally:
             await self._cancel_tasks()
 
@@ -192,7 +188,7 @@ class OutboxWorker:
     async def _tick(self) -> int:
         """Start a task for each idle chat whose head row is due; how many were started."""
         limit = min(self.batch, self.concurrency - len(self._busy))
-        if limit <= 0:
+        if limit <= 0 or self._stopping:
             return 0
         async with self.db.read() as session:
             chats = await _due_chats(session, self.clock.now(), limit, self._busy)
@@ -252,34 +248,54 @@ class OutboxWorker:
 
     async def _send(self, row: Row) -> bool:
         """Deliver a claimed row; True if the chat's next row may follow right away."""
-        progress: dict[str, Any] = dict(row.payload.get(PROGRESS) or {})
+        progress: dict[str, Any] = row.payload.get(PROGRESS) or {}
         done: int = progress.get("steps", 0)
         message_id: int | None = progress.get("message_id")
         try:
             steps = plan(row.payload)
-            for index in range(done, len(steps)):
-                step = steps[index]
-                if index > done and step.flood_limited:
-                    await self.limiter.acquire(row.chat_id)
-                message_id = await step.call(self.bot, message_id) or message_id
-                if index < len(steps) - 1:
-                    await self._save_progress(row, index + 1, message_id)
         except Exception as error:
             return await self._failed_call(row, error)
-        async with self.db.transaction() as session:
-            await OutboxRepo(session).mark_sent(row.id, self.clock.now(), message_id)
+        for index in range(done, len(steps)):
+            step = steps[index]
+            if index > done and step.flood_limited:
+                await self.limiter.acquire(row.chat_id)
+            try:
+                message_id = await step.call(self.bot, message_id) or message_id
+            except Exception as error:
+                return await self._failed_call(row, error)
+            # Telegram has accepted the step: record that before anything else can go wrong.
+            if index < len(steps) - 1:
+                # Steps done go into the payload (the table has no column for them); the
+                # lease is renewed for the next step.
+                row.payload[PROGRESS] = {"steps": index + 1, "message_id": message_id}
+                lease_end = self.clock.now() + self.lease
+                await self._record(row.id, payload=row.payload, next_attempt_at=lease_end)
+        await self._record(
+            row.id,
+            status="sent",
+            sent_at=self.clock.now(),
+            telegram_message_id=message_id,
+            attempts=Outbox.attempts + 1,
+            error=None,
+        )
         return True
 
-    async def _save_progress(self, row: Row, steps: int, message_id: int | None) -> None:
-        """Record an accepted step at once, so a retry starts after it (and renew the lease)."""
-        payload = row.payload
-        payload[PROGRESS] = {"steps": steps, "message_id": message_id}
-        async with self.db.transaction() as session:
-            await session.execute(
-                update(Outbox)
-                .where(Outbox.id == row.id)
-                .values(payload=payload, next_attempt_at=self.clock.now() + self.lease)
-            )
+    async def _record(self, outbox_id: int, **values: Any) -> None:
+        """Write what Telegram accepted. This write is what keeps the row from being sent
+        again, so a failing commit is retried briefly; if it still fails the row stays claimed
+        and ends up "in doubt", which is never re-sent either."""
+        for attempt in range(1, RECORD_TRIES + 1):
+            try:
+                async with self.db.transaction() as session:
+                    await session.execute(
+                        update(Outbox).where(Outbox.id == outbox_id).values(**values)
+                    )
+                return
+            except SQLAlchemyError:
+                if attempt == RECORD_TRIES:
+                    raise
+                log.warning("recording outbox row %s failed, retrying", outbox_id, exc_info=True)
+                await asyncio.sleep(0.2 * attempt)
 
     async def _failed_call(self, row: Row, error: Exception) -> bool:
         now = self.clock.now()
