@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.emulator.control import add_control_routes
 from bot.emulator.dispatch import NOT_FOUND, DropConnection
 from bot.emulator.emulator import Emulator
 from bot.emulator.validation import UploadedFile
@@ -24,6 +25,7 @@ def create_app(emulator: Emulator) -> web.Application:
     app[EMULATOR_KEY] = emulator
     app.router.add_route("*", "/bot{token}/{method}", handle_method)
     app.router.add_get("/file/bot{token}/{file_path:.+}", handle_file)
+    add_control_routes(app, emulator)
     return app
 
 
