@@ -15,10 +15,12 @@ from bot.emulator import Emulator, EmulatorServer, SimUser
 from bot.outbox import CLAIM_PREFIX, IN_DOUBT, OutboxWorker, RetryPolicy
 from bot.ratelimit import Limits, Rate, RateLimiter
 from dialogs.clock import FrozenClock
+from dialogs.events import Event
 from storage.db import Database
 from storage.models import BlockedChat, Outbox
 from storage.repos import OutboxRepo
-from tests.bot.test_render import TOKEN, buttons, message
+from tests.bot.test_render import TOKEN, buttons, decoded, message
+from tests.dialogs.harness import make_service
 
 START = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
@@ -447,3 +449,28 @@ def test_retry_policy_doubles_up_to_the_cap_with_jitter():
     ]  # fmt: skip
     assert policy.delay(3, 0.0) == pytest.approx(3.2)
     assert policy.delay(3, 0.999999) == pytest.approx(4.8, abs=1e-4)
+
+
+# --- with the conversation service ------------------------------------------------------------
+
+
+async def test_the_services_hook_wakes_the_worker(db, emu, users, clock, make_worker):
+    ann = users[0]
+    worker = make_worker(poll_interval=60)
+    service = make_service(db, clock)
+    service.on_outbox = worker.wake
+    running = asyncio.create_task(worker.run())
+    try:
+        await asyncio.sleep(0.05)
+        event = Event(event_id=1, chat_id=ann.id, user_id=ann.id, kind="command", command="start")
+        out = await service.handle(event)
+        assert len(out) == 2
+        shown = await emu.wait_for_messages(ann, 2, timeout=2)
+        assert "Demo Shop" in shown[0].text
+        assert [e["type"] for e in shown[1].entities] == ["bold", "bold"]
+        markup = decoded(emu.calls_to("sendMessage")[-1].params)["reply_markup"]
+        assert markup["keyboard"][0][0]["request_contact"] is True
+    finally:
+        await worker.stop()
+        await running
+    assert emu.validation_errors == []
