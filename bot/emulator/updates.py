@@ -61,6 +61,12 @@ class UpdateQueue:
         self._redeliver.append(update)
         self._wake()
 
+    def requeue(self, updates: list[dict[str, Any]]) -> None:
+        """Put undelivered updates back at the front, in order."""
+        self.pending.extendleft(reversed(updates))
+        if updates:
+            self._wake()
+
     def clear(self) -> None:
         self.pending.clear()
         self._redeliver.clear()

@@ -62,6 +62,7 @@ class Webhook:
         self._session: aiohttp.ClientSession | None = None
         self._wakeup: asyncio.Event | None = None
         self._deliveries: set[asyncio.Task[None]] = set()
+        self._in_flight: dict[int, dict[str, Any]] = {}
 
     @property
     def active(self) -> bool:
@@ -85,6 +86,9 @@ class Webhook:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        # Updates still being delivered go back to the queue, as Telegram keeps them pending.
+        self.core.updates.requeue(sorted(self._in_flight.values(), key=lambda u: u["update_id"]))
+        self._in_flight.clear()
         self._task = None
         self._deliveries.clear()
         self._wakeup = None
@@ -109,6 +113,7 @@ class Webhook:
             await self._wakeup.wait()
 
     async def _deliver(self, update: dict[str, Any], limit: asyncio.Semaphore) -> None:
+        self._in_flight[update["update_id"]] = update
         try:
             attempt = 0
             while True:
@@ -118,6 +123,7 @@ class Webhook:
                     DeliveryAttempt(update["update_id"], attempt, self.core.clock(), status, error)
                 )
                 if error is None:
+                    self._in_flight.pop(update["update_id"], None)
                     return
                 self.stats.last_error_date = self.core.now()
                 self.stats.last_error_message = error

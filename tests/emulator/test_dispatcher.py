@@ -46,3 +46,31 @@ async def test_polling_dispatcher_serves_many_customers(bot: Bot, emu: Emulator)
         await dp.stop_polling()
         await polling
     assert emu.validation_errors == [] and emu.api_errors == []
+
+
+async def test_webhook_dispatcher_with_secret(bot: Bot, emu: Emulator):
+    from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+    from aiohttp import web
+
+    dp = Dispatcher()
+    dp.include_router(echo_router())
+    app = web.Application()
+    SimpleRequestHandler(dp, bot, secret_token="hook-secret").register(app, path="/tg")
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        port = runner.addresses[0][1]
+        await bot.set_webhook(f"http://127.0.0.1:{port}/tg", secret_token="hook-secret")
+        user = emu.create_user()
+        await emu.user_sends_text(user, "via webhook")
+        [message] = await emu.wait_for_messages(user, 1, timeout=5)
+        assert message.text == "via webhook"
+        await bot.set_webhook(f"http://127.0.0.1:{port}/tg", secret_token="wrong-secret")
+        await emu.user_sends_text(user, "refused")
+        await emu.wait_until(lambda: emu.webhook.stats.last_error_message is not None, timeout=5)
+        assert "401" in emu.webhook.stats.last_error_message
+        await bot.delete_webhook()
+    finally:
+        await runner.cleanup()

@@ -109,3 +109,16 @@ async def test_method_call_in_webhook_response(bot: Bot, emu: Emulator, receiver
     await emu.user_sends_text(user, "hi")
     [message] = await emu.wait_for_messages(user, 1, timeout=3)
     assert message.text == "answered inline"
+
+
+async def test_undelivered_updates_survive_delete_webhook(bot: Bot, emu: Emulator, receiver):
+    target, url = receiver
+    target.failures = 100
+    emu.webhook.retry_base = 0.05
+    await bot.set_webhook(url)
+    user = emu.create_user()
+    update = await emu.user_sends_text(user, "keep me")
+    await emu.wait_until(lambda: len(emu.webhook.stats.attempts) >= 2, timeout=3)
+    await bot.delete_webhook()
+    [got] = await bot.get_updates()
+    assert got.update_id == update["update_id"]
