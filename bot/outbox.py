@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 from aiogram import Bot
@@ -31,6 +31,7 @@ from aiogram.exceptions import (
     TelegramUnauthorizedError,
 )
 from sqlalchemy import and_, func, not_, or_, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
@@ -404,7 +405,7 @@ async def _claim(
         .values(error=f"{CLAIM_PREFIX}{worker_id}", next_attempt_at=until)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return cast(CursorResult[Any], result).rowcount == 1
 
 
 async def _release(session: AsyncSession, outbox_id: int, at: datetime, error: str) -> None:
@@ -426,7 +427,7 @@ async def _give_up_in_doubt(session: AsyncSession, outbox_id: int, now: datetime
         .values(status="failed", error=IN_DOUBT)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return cast(CursorResult[Any], result).rowcount == 1
 
 
 def _is_due(row: Row, now: datetime) -> bool:

@@ -67,8 +67,8 @@ class Step:
 
 
 def plan(payload: dict[str, Any]) -> list[Step]:
-    kind = payload.get("kind")
-    planner = _PLANNERS.get(kind)  # type: ignore[arg-type]
+    kind = str(payload.get("kind"))
+    planner = _PLANNERS.get(kind)
     if planner is None:
         raise PayloadError(f"unknown payload kind {kind!r}")
     return planner(payload)

@@ -379,6 +379,23 @@ async def test_the_worker_keeps_to_the_rate_limits(db, emu, users, clock, make_w
     assert emu.validation_errors == []
 
 
+async def test_no_429_from_a_telegram_that_enforces_its_limits(db, clock):
+    async with EmulatorServer(enforce_rate_limits=True) as strict:
+        emu = strict.emulator
+        people = [emu.create_user() for _ in range(3)]
+        for person in people:
+            await emu.user_sends_text(person, "hi")
+        await queue(db, clock, *[message(p.id, f"m{n}") for n in range(7) for p in people])
+        session = AiohttpSession(api=TelegramAPIServer.from_base(strict.base_url))
+        async with Bot(TOKEN, session=session) as real_bot:
+            worker = OutboxWorker(db, real_bot, limiter=RateLimiter(), clock=clock)
+            assert await worker.flush(10)
+        assert emu.stats()["rate_limit_exceeded"] == 0
+        for person in people:
+            assert [m.text for m in emu.sent_messages(person)] == [f"m{n}" for n in range(7)]
+        assert emu.validation_errors == []
+
+
 # --- the rate limiter alone -------------------------------------------------------------------
 
 
