@@ -8,6 +8,8 @@ token bucket: capacity is the tolerated burst, the refill rate the sustained lim
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -39,6 +41,8 @@ class RateStats:
 @dataclass(slots=True)
 class RateLimiter:
     enforce: bool = False
+    # Real elapsed time, not the emulator's message-date clock: tests often freeze that one.
+    clock: Callable[[], float] = time.monotonic
     private_per_second: float = 1.0
     private_burst: float = 5.0
     group_per_minute: float = 20.0
@@ -49,8 +53,9 @@ class RateLimiter:
     _chats: dict[int, _Bucket] = field(default_factory=dict)
     _global: _Bucket | None = None
 
-    def check(self, chat_id: int, is_private: bool, now: float) -> int | None:
+    def check(self, chat_id: int, is_private: bool) -> int | None:
         """Count one outgoing message; return retry_after seconds when a limit is exceeded."""
+        now = self.clock()
         self.stats.sent += 1
         if self._global is None:
             self._global = _Bucket(

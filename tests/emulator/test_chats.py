@@ -99,3 +99,15 @@ async def test_pin_menu_button_chat_action_and_logout(bot: Bot, emu: Emulator):
     assert await bot.send_chat_action(user.id, "typing")
     assert await bot.log_out()
     assert await bot.close()
+
+
+@pytest.mark.parametrize(
+    "status", ["creator", "administrator", "member", "restricted", "left", "kicked"]
+)
+async def test_every_member_status_parses_in_aiogram(bot: Bot, emu: Emulator, status: str):
+    user = emu.create_user()
+    group = emu.create_group("Desk")
+    group.member_status[user.id] = status
+    member = await bot.get_chat_member(group.id, user.id)
+    assert member.status == status
+    assert member.user.id == user.id

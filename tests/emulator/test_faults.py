@@ -68,7 +68,7 @@ async def test_slow_method(bot: Bot, emu: Emulator, user):
 
 
 async def test_rate_limits_are_measured_when_not_enforced(bot: Bot, emu: Emulator, user):
-    emu.clock = lambda: 1000.0  # a frozen clock: every message lands in the same instant
+    emu.rate_limits.clock = lambda: 1000.0  # frozen: every message lands in the same instant
     for i in range(8):
         await bot.send_message(user.id, str(i))
     stats = emu.stats()
@@ -79,7 +79,7 @@ async def test_rate_limits_are_measured_when_not_enforced(bot: Bot, emu: Emulato
 
 async def test_rate_limits_enforced_answer_429(bot: Bot, emu: Emulator, user):
     now = [1000.0]
-    emu.clock = lambda: now[0]
+    emu.rate_limits.clock = lambda: now[0]
     emu.rate_limits.enforce = True
     for i in range(5):
         await bot.send_message(user.id, str(i))
@@ -93,7 +93,7 @@ async def test_rate_limits_enforced_answer_429(bot: Bot, emu: Emulator, user):
 
 async def test_group_limit_is_per_minute(bot: Bot, emu: Emulator):
     now = [1000.0]
-    emu.clock = lambda: now[0]
+    emu.rate_limits.clock = lambda: now[0]
     emu.rate_limits.enforce = True
     member = emu.create_user()
     group = emu.create_group("Support", members=[member], is_forum=False)

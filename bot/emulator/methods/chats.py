@@ -71,16 +71,12 @@ def member(emu: EmulatorCore, chat: SimChat, user_id: int) -> dict[str, Any]:
     if chat.type == "private":
         status = "member" if user_id == chat.id else "left"
     status = status or "left"
-    if status == "creator":
-        return {"status": "creator", "user": user.to_api(), "is_anonymous": False}
-    if status == "kicked":
-        return {"status": "kicked", "user": user.to_api(), "until_date": 0}
+    result: dict[str, Any] = {"status": status, "user": user.to_api()}
     if status == "administrator":
-        rights = {**_BOT_RIGHTS, "can_be_edited": False}
-        return emu.objects.complete(
-            "ChatMemberAdministrator", {"status": status, "user": user.to_api(), **rights}
-        )
-    return {"status": status, "user": user.to_api()}
+        result.update(_BOT_RIGHTS)
+    # The spec's ChatMember union maps each status to its subtype and its required fields.
+    (subtype,) = emu.spec.unions["ChatMember"].by_value[status]
+    return emu.objects.complete(subtype, result)
 
 
 @handles("getChatMember")

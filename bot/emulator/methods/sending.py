@@ -31,7 +31,7 @@ def target(emu: EmulatorCore, p: dict[str, Any]) -> tuple[SimChat, int | None]:
     thread_id = p.get("message_thread_id")
     if thread_id is not None and chat.is_forum and thread_id not in chat.topics:
         raise state_error("message thread not found")
-    retry_after = emu.rate_limits.check(chat.id, chat.type == "private", emu.clock())
+    retry_after = emu.rate_limits.check(chat.id, chat.type == "private")
     if retry_after is not None and emu.rate_limits.enforce:
         raise ApiError(
             429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after
