@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import secrets
@@ -49,13 +50,13 @@ class EvidenceStore:
             # The file id is kept either way: the case can still show it; only our copy is missing.
             log.warning("could not download %s: %s", media.file_id, exc)
             return media
-        data = target.read_bytes()
-        return replace(
-            media,
-            local_path=str(target),
-            sha256=hashlib.sha256(data).hexdigest(),
-            size_bytes=len(data),
-        )
+        digest, size = await asyncio.to_thread(_sha256, target)
+        return replace(media, local_path=str(target), sha256=digest, size_bytes=size)
+
+
+def _sha256(path: Path) -> tuple[str, int]:
+    data = path.read_bytes()
+    return hashlib.sha256(data).hexdigest(), len(data)
 
 
 def _extension(media: MediaFile, file_path: str) -> str:
