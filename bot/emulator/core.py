@@ -54,6 +54,7 @@ class EmulatorCore:
         callback_ttl: float = 15 * 60,
         check_results: bool = True,
         enforce_rate_limits: bool = False,
+        first_update_id: int = 100_000_001,
     ) -> None:
         self.spec = cached_spec(spec_path)
         self.validator = Validator(self.spec)
@@ -85,7 +86,7 @@ class EmulatorCore:
         self.unsupported_calls: list[str] = []
         self.updates_by_id: dict[int, dict[str, Any]] = {}
         self._change_waiters: list[asyncio.Future[None]] = []
-        self._update_ids = itertools.count(100_000_001)
+        self._next_update_id = first_update_id
         self._ids = itertools.count(1)
 
     async def execute(
@@ -130,8 +131,14 @@ class EmulatorCore:
 
     # --- updates ----------------------------------------------------------------------------
 
+    def continue_update_ids(self, after: int) -> None:
+        """Make the next update id greater than `after` (a restart with a kept database:
+        Telegram never reuses update ids, so a bot may drop reused ones as duplicates)."""
+        self._next_update_id = max(self._next_update_id, after + 1)
+
     def enqueue(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
-        update = {"update_id": next(self._update_ids), kind: payload}
+        update = {"update_id": self._next_update_id, kind: payload}
+        self._next_update_id += 1
         self.updates_by_id[update["update_id"]] = update
         self.updates.put(update)
         self.webhook.notify()

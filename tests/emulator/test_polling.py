@@ -118,3 +118,11 @@ class _FakeMethod:
 
     def model_dump(self, warnings: bool = False) -> dict:
         return {}
+
+
+async def test_update_ids_can_continue_after_a_restart(emu: Emulator):
+    user = emu.create_user()
+    emu.continue_update_ids(200_000_000)
+    assert (await emu.user_sends_text(user, "a"))["update_id"] == 200_000_001
+    emu.continue_update_ids(10)  # never goes back
+    assert (await emu.user_sends_text(user, "b"))["update_id"] == 200_000_002
