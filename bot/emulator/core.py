@@ -80,6 +80,7 @@ class EmulatorCore:
         self.faults = Faults()
         self.rate_limits = RateLimiter(enforce=enforce_rate_limits)
         self.calls: list[CallRecord] = []
+        self.calls_by_method: dict[str, list[CallRecord]] = {}  # lower-cased method name
         self.validation_errors: list[ErrorRecord] = []
         self.api_errors: list[ErrorRecord] = []
         self.result_errors: list[ErrorRecord] = []

@@ -28,6 +28,7 @@ class Dispatching(EmulatorCore):
         started = time.perf_counter()
         record = CallRecord(method, _loggable(params), self.clock())
         self.calls.append(record)
+        self.calls_by_method.setdefault(method.lower(), []).append(record)
         try:
             status, body = await self._execute(method, params, files, record)
         except DropConnection:

@@ -40,8 +40,7 @@ class Observation(EmulatorCore):
         return [c for c in self.callbacks.values() if not c.answered]
 
     def calls_to(self, method: str) -> list[CallRecord]:
-        lowered = method.lower()
-        return [c for c in self.calls if c.method.lower() == lowered]
+        return list(self.calls_by_method.get(method.lower(), ()))
 
     async def wait_until(
         self,
