@@ -220,12 +220,12 @@ class _Parser:
         elif top.tag == "tg-time":
             entity.update(type="date_time", unix_time=int(top.attrs.get("unix", "0") or 0))
         elif top.tag == "code" and self.stack and self.stack[-1].tag == "pre":
-            # <pre><code class="language-x"> yields one pre entity with a language.
-            language = top.attrs.get("class", "").removeprefix("language-")
-            if language:
-                self.stack[-1].attrs["language"] = language
-                return
-            entity["type"] = "code"
+            # <pre><code class="language-x"> is one pre entity with a language; Telegram
+            # never nests code inside pre.
+            language = top.attrs.get("class", "")
+            if language.startswith("language-") and len(language) > 9:
+                self.stack[-1].attrs["language"] = language[9:]
+            return
         elif top.tag == "pre":
             entity["type"] = "pre"
             if top.attrs.get("language"):
