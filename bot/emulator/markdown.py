@@ -6,6 +6,7 @@ and ">" blockquote lines. Reserved characters outside entities must be escaped w
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from bot.emulator.errors import ApiError, bad_request
@@ -130,10 +131,10 @@ def _find_unescaped(source: str, start: int, char: str) -> int:
 def _code(
     source: str,
     i: int,
-    emit: Any,
+    emit: Callable[[str], None],
     entities: list[dict[str, Any]],
-    position: Any,
-    byte_offset: Any,
+    position: Callable[[], int],
+    byte_offset: Callable[[int], int],
 ) -> int:
     fence = "```" if source.startswith("```", i) else "`"
     body_start = i + len(fence)
