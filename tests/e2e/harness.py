@@ -11,17 +11,20 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from sqlalchemy import select
+
 from bot.app import Runtime, build, run_polling, run_webhook
 from bot.emulator.server import EmulatorServer
 from bot.emulator.state import SentMessage, SimUser
 from bot.ratelimit import Limits, Rate, RateLimiter
 from bot.settings import Settings
-from dialogs.clock import FrozenClock
+from dialogs.clock import Clock, SystemClock
 from storage.db import Database
 from storage.demo import load_demo
+from storage.models import Customer as CustomerRow
+from storage.models import Order
 
 TOKEN = "123456789:" + "A" * 35
-NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 FAST = Rate(per_second=1000.0, burst=1000)
 QUIET = 0.15  # seconds without a new message or edit: the bot has finished its turn
 
@@ -55,9 +58,23 @@ class Running:
 
 
 async def seed_demo(database_url: str) -> None:
+    """The demo shop relative to the real clock: the bot runs on it (retries, rate limits)."""
     db = Database(database_url)
     try:
-        await load_demo(db, NOW)
+        await load_demo(db, datetime.now(UTC))
+    finally:
+        await db.dispose()
+
+
+async def orders_of(url: str, phone: str) -> dict[str, str]:
+    """A customer's order numbers by the name of each order's first item."""
+    db = Database(url)
+    try:
+        async with db.read() as s:
+            customer = await s.scalar(select(CustomerRow).where(CustomerRow.phone == phone))
+            assert customer is not None
+            rows = await s.scalars(select(Order).where(Order.customer_id == customer.id))
+            return {o.items[0].name: o.order_no for o in rows.all()}
     finally:
         await db.dispose()
 
@@ -69,7 +86,7 @@ async def running_bot(
     tmp: Path,
     *,
     webhook: bool = False,
-    clock: FrozenClock | None = None,
+    clock: Clock | None = None,
     **extra: Any,
 ) -> AsyncIterator[Running]:
     stop = asyncio.Event()
@@ -77,7 +94,7 @@ async def running_bot(
         extra.setdefault("webhook_url", f"http://127.0.0.1:{_free_port()}/tg/hook")
         extra.setdefault("webhook_secret", "hook-secret")
     settings = settings_for(emulator, database_url, tmp, **extra)
-    runtime = build(settings, clock=clock or FrozenClock(NOW))
+    runtime = build(settings, clock=clock or SystemClock())
     # Telegram's per-chat pace (1 message/s) would only slow the tests down; the limiter has
     # tests of its own, and the emulator checks the rates when a test asks it to.
     runtime.outbox.limiter = RateLimiter(Limits(private=FAST, group=FAST, overall=FAST))
@@ -145,19 +162,18 @@ class Customer:
         edited = sum(1 for k, v in now.items() if k in before and v > before[k])
         return new + edited
 
-    async def say(self, text: str, expect: int = 1) -> None:
-        await self._after(self.emu.user_sends_text(self.user, text), expect)
+    async def say(self, text: str, expect: int = 1, seconds: float = 10) -> None:
+        await self._after(self.emu.user_sends_text(self.user, text), expect, seconds)
 
     async def share_contact(self, phone: str, user_id: int | None = None, expect: int = 1) -> None:
         await self._after(self.emu.user_sends_contact(self.user, phone, user_id=user_id), expect)
 
-    async def tap(self, label: str, expect: int = 1) -> None:
+    async def tap(self, label: str, expect: int = 1, seconds: float = 10) -> None:
         for message in reversed(self.messages()):
             for button in message.buttons:
                 if label in button.get("text", ""):
-                    await self._after(
-                        self.emu.user_clicks(self.user, message, button["callback_data"]), expect
-                    )
+                    click = self.emu.user_clicks(self.user, message, button["callback_data"])
+                    await self._after(click, expect, seconds)
                     return
         raise AssertionError(f"no button {label!r}; last: {self.last.text}")
 

@@ -17,9 +17,9 @@ from bot.emulator.server import EmulatorServer
 from dialogs.links import LinkSigner
 from storage import migrate
 from storage.db import Database
-from storage.models import Case, Customer, Evidence, Order
+from storage.models import Case, Evidence
 from tests.e2e.harness import Customer as Tg
-from tests.e2e.harness import running_bot, seed_demo
+from tests.e2e.harness import orders_of, running_bot, seed_demo
 
 ALICE = "+447700900123"
 POWER_BANK = "Anker 737 Power Bank (PowerCore 24K), 140W"  # with a scarf, delivered 5 days ago
@@ -30,19 +30,6 @@ async def shop_url(database_url: str) -> str:
     await asyncio.to_thread(migrate.upgrade, database_url)
     await seed_demo(database_url)
     return database_url
-
-
-async def orders_of(url: str, phone: str) -> dict[str, str]:
-    """Order numbers of a customer by the first item's name."""
-    db = Database(url)
-    try:
-        async with db.read() as s:
-            customer = await s.scalar(select(Customer).where(Customer.phone == phone))
-            assert customer is not None
-            rows = await s.scalars(select(Order).where(Order.customer_id == customer.id))
-            return {o.items[0].name: o.order_no for o in rows.all()}
-    finally:
-        await db.dispose()
 
 
 async def all_cases(url: str) -> list[Case]:
@@ -83,7 +70,7 @@ async def test_full_return_with_photos(emulator: EmulatorServer, shop_url, tmp_p
         await alice.send_photo(b"\xff\xd8\xff" + b"p" * 5000, expect=2)
         await alice.tap("Done")
         await alice.tap("Confirm")
-        assert "Approved" in alice.texts() and "AS-2026" in alice.texts()
+        assert "Approved" in alice.texts() and "AS-" in alice.texts()
         assert emu.unanswered_callbacks() == []
     [case] = await all_cases(shop_url)
     assert (case.service, case.reason, case.status) == ("return", "quality", "approved")
