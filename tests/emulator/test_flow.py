@@ -176,3 +176,14 @@ async def test_contacts_and_other_user_content_parse_in_aiogram(bot: Bot, emu: E
     assert messages[5].voice.duration == 3
     assert messages[6].video.duration == 5 and messages[6].caption == "see"
     assert messages[7].document.file_name == "receipt.pdf"
+
+
+async def test_editing_for_a_user_who_blocked_the_bot_is_forbidden(bot: Bot, emu: Emulator):
+    from aiogram.exceptions import TelegramForbiddenError
+
+    user = emu.create_user()
+    await emu.user_sends_text(user, "hi")
+    sent = await bot.send_message(user.id, "status: open")
+    await emu.user_blocks_bot(user)
+    with pytest.raises(TelegramForbiddenError):
+        await bot.edit_message_text(chat_id=user.id, message_id=sent.message_id, text="closed")

@@ -27,6 +27,7 @@ def _editable(emu: EmulatorCore, p: dict[str, Any]) -> SentMessage:
         if p["message_id"] in chat.messages and not (sent and sent.deleted):
             raise state_error("message can't be edited")
         raise state_error("message to edit not found")
+    emu.ensure_can_write(chat)
     return sent
 
 
