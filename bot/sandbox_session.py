@@ -8,7 +8,6 @@ the bot has finished reacting and returns what a person would see. The terminal 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -152,8 +151,7 @@ class SandboxSession:
                 select(func.max(Outbox.telegram_message_id)).where(Outbox.chat_id == self.user.id)
             )
         if last_update is not None:
-            # The emulator has no public setting for its first update id.
-            self.emu._update_ids = itertools.count(last_update + 1)
+            self.emu.continue_update_ids(last_update)
         if last_sent is not None:
             # The customer's messages share the chat's sequence; a margin covers those sent
             # after the bot's last message, so an old id never names a new message.

@@ -71,6 +71,10 @@ class Console:
             self.stream.write(text + "\n")
             self.stream.flush()
 
+    def newline(self) -> None:
+        self.stream.write("\n")
+        self.stream.flush()
+
     def interrupt(self, lines: list[str]) -> None:
         """Messages that arrived while the prompt waits: print them above a fresh prompt."""
         if not self.interactive:
@@ -97,7 +101,7 @@ async def chat(session: SandboxSession, console: Console, interactive: bool) -> 
         line = await _next_line(reader, session, console)
         if line is None:
             if interactive:
-                console.show([""])  # leave the shell's prompt on a line of its own
+                console.newline()  # after ^C or ^D, leave the next output on a line of its own
             return
         if not interactive:
             console.show([PROMPT + line])  # a transcript of piped input reads like a chat
