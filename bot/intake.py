@@ -18,7 +18,6 @@ from typing import Any
 from aiogram import Bot
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
 from aiogram.methods import GetUpdates
-from aiogram.types import Update
 from aiohttp import web
 
 from bot.translate import route
@@ -57,9 +56,11 @@ class Inbox:
         return len(fresh)
 
 
-def dump(update: Update) -> dict[str, Any]:
-    """aiogram's parsed update back to Telegram's JSON (field aliases such as "from")."""
-    return update.model_dump(mode="json", by_alias=True, exclude_none=True, exclude_unset=True)
+class GetRawUpdates(GetUpdates):
+    """getUpdates answered as Telegram's own JSON: it is stored as it came, and parsing every
+    update into aiogram's models only to dump it back would cost more than handling it."""
+
+    __returning__ = list[dict[str, Any]]  # type: ignore[assignment]
 
 
 class Polling:
@@ -78,7 +79,7 @@ class Polling:
         while not self._stopping.is_set():
             request = asyncio.ensure_future(
                 self.bot(
-                    GetUpdates(
+                    GetRawUpdates(
                         offset=offset, timeout=self.timeout, allowed_updates=ALLOWED_UPDATES
                     ),
                     request_timeout=self.timeout + 10,
@@ -104,9 +105,9 @@ class Polling:
             backoff = 1.0
             if not updates:
                 continue
-            await self.inbox.store([dump(u) for u in updates])
+            await self.inbox.store(updates)
             # Only now is the batch confirmed: the next getUpdates carries this offset.
-            offset = updates[-1].update_id + 1
+            offset = max(int(u["update_id"]) for u in updates) + 1
 
 
 def webhook_app(inbox: Inbox, secret: str | None, path: str) -> web.Application:
