@@ -19,7 +19,6 @@ class Settings(BaseSettings):
     default_locale: str = "zh"
     timezone: str = "Asia/Shanghai"
     evidence_dir: Path = Path("./evidence")
-    evidence_max_mb: int = 20  # Telegram bots cannot download larger files anyway
     bot_username: str | None = None  # for `aftersales link` without a token at hand
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None

@@ -61,6 +61,7 @@ class Policy:
         self.name = spec.name
         self.timezone = spec.timezone
         self.currency = spec.currency
+        self.evidence_max_mb = spec.evidence_max_mb
         self.calendar = WorkingCalendar(
             spec.timezone,
             spec.calendar.extra_holidays,

@@ -145,6 +145,8 @@ class PolicyFile(Strict):
     title: dict[Literal["zh", "en"], str] = {}
     timezone: str = "Asia/Shanghai"
     currency: str = "CNY"
+    # Largest evidence file accepted; bots cannot download more than 20 MB from Telegram.
+    evidence_max_mb: int = Field(20, ge=1, le=20)
     calendar: CalendarSpec = CalendarSpec()
     services: dict[ServiceName, ServiceSpec] = Field(min_length=1)
     categories: dict[CategoryName, CategorySpec] = {}

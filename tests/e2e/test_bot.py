@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from bot.emulator.server import EmulatorServer
 from dialogs.links import LinkSigner
+from dialogs.paths import PROJECT_ROOT
 from storage import migrate
 from storage.db import Database
 from storage.models import Case, Evidence
@@ -215,3 +216,20 @@ async def test_deep_link_opens_the_order_after_identification(emulator, shop_url
         stranger = Tg(bot.emu, bot.emu.create_user(first_name="Eve", language_code="en"))
         await stranger.say(f"/start {token[:-2]}xx", expect=2)
         assert "not valid" in stranger.texts()
+
+
+async def test_a_file_over_the_policys_limit_is_refused(emulator, shop_url, tmp_path):
+    policy = tmp_path / "small.yaml"
+    standard = (PROJECT_ROOT / "policies" / "standard.yaml").read_text(encoding="utf-8")
+    policy.write_text(standard.replace("currency: CNY", "currency: CNY\nevidence_max_mb: 1"))
+    async with running_bot(emulator, shop_url, tmp_path, policy=str(policy)) as bot:
+        alice = await alice_at_menu(bot.emu)
+        await open_order(alice, shop_url, POWER_BANK)
+        await alice.tap("Anker 737")
+        await alice.tap("Return and refund")
+        await alice.tap("Quality problem")
+        await alice.say("Broken")
+        await alice.send_photo(b"\xff" * (1024 * 1024 + 1), expect=2)
+        assert "too large: the limit is 1 MB" in alice.texts()
+        await alice.send_photo(b"\xff" * 1000, expect=2)
+        assert "Received 1" in alice.texts()
