@@ -228,7 +228,7 @@ class SandboxSession:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.config.reply_timeout
         quiet = 0
-        while loop.time() < deadline and not self.bot_stopped:
+        while loop.time() < deadline and not self.bot_stopped and not self.stopping.is_set():
             quiet = quiet + 1 if await self._idle() else 0
             if quiet >= 2:  # twice in a row: nothing was in flight between two looks
                 return True

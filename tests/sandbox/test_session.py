@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.sandbox_session import SandboxSession
+from bot.sandbox_session import AGENTS_CHAT_ID, SandboxSession
 from tests.sandbox.conftest import config_in, number_of
 
 
@@ -122,3 +122,26 @@ async def test_a_kept_database_resumes_the_conversation(tmp_path: Path) -> None:
         assert "[1] 🧾 申请售后" in menu
     finally:
         assert await second.close() == []
+
+
+async def test_messages_nobody_asked_for_edits_deletions_and_the_agents_group(
+    session: SandboxSession,
+) -> None:
+    """What `collect()` shows between two lines: the terminal prints it above the prompt."""
+    await session.send_line("/start")
+    bot = session.runtime.bot
+    chat = session.user.id
+    sent = await bot.send_message(chat, "Case <b>AS-1</b> &amp; <code>DD1</code>")
+    assert session.collect() == ["🤖 Case AS-1 & DD1"]
+    assert session.collect() == []
+    await bot.edit_message_text("Case <b>AS-1</b> closed", chat_id=chat, message_id=sent.message_id)
+    assert session.collect() == ["🤖 (edited) Case AS-1 closed"]
+    await bot.delete_message(chat, sent.message_id)
+    assert session.collect() == ["🤖 (deleted: Case AS-1 closed)"]
+
+    topic = await bot.create_forum_topic(AGENTS_CHAT_ID, "AS-1 王小明")
+    await bot.send_message(AGENTS_CHAT_ID, "New case", message_thread_id=topic.message_thread_id)
+    note = session.collect()
+    assert note == ["📣 The bot posted 1 message(s) in the agents' group (:agents shows them)."]
+    agents = joined(await session.send_line(":agents"))
+    assert "# AS-1 王小明\n🤖 New case" in agents
