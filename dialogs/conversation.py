@@ -86,6 +86,7 @@ class Turn:
         self.info = info
         self.out: list[Outgoing] = []
         self._order_memo: OrderView | None = None  # one load per turn, however many steps
+        self._facts_memo: tuple[tuple[int, int], ItemFacts] | None = None
         # A pressed button's message is edited in place by the next question (no piling up).
         self._edit_target = event.message_id if event.kind == "button" else None
 
@@ -602,11 +603,13 @@ class Turn:
     async def _facts(self) -> ItemFacts:
         order, item = await self._item()
         quantity = int(self.ctx.get("quantity", 1))
-        lookback = getattr(self.policy, "repeat_claims_days", 90)
+        key = (item.id, quantity)
+        if self._facts_memo is not None and self._facts_memo[0] == key:
+            return self._facts_memo[1]
         prior = await self.shop.count_cases_since(
-            order.customer_id, self.now - timedelta(days=lookback)
+            order.customer_id, self.now - timedelta(days=self.policy.repeat_claims_days)
         )
-        return ItemFacts(
+        facts = ItemFacts(
             category=item.category,
             purchased_at=order.placed_at,
             paid_at=order.paid_at,
@@ -617,6 +620,8 @@ class Turn:
             order_value=order.total,
             prior_claims=prior,
         )
+        self._facts_memo = (key, facts)
+        return facts
 
     async def ask_choose_service(self) -> None:
         _, item = await self._item()

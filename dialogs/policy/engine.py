@@ -62,6 +62,7 @@ class Policy:
         self.timezone = spec.timezone
         self.currency = spec.currency
         self.evidence_max_mb = spec.evidence_max_mb
+        self.repeat_claims_days = spec.escalation.repeat_claims_days
         self.calendar = WorkingCalendar(
             spec.timezone,
             spec.calendar.extra_holidays,

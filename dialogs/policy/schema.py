@@ -127,6 +127,7 @@ class CalendarSpec(Strict):
 class Escalation(Strict):
     order_value_over: Decimal | None = None
     repeat_claims: int | None = None  # prior_claims >= this goes to a person
+    repeat_claims_days: int = Field(90, ge=1)  # how far back prior claims count
     evidence_reused: Literal["needs_agent", "reject"] = "needs_agent"
     deliberate_damage: Literal["needs_agent", "reject"] = "needs_agent"
     disputed: Literal["needs_agent"] = "needs_agent"
