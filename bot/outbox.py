@@ -259,7 +259,13 @@ class OutboxWorker:
         for index in range(done, len(steps)):
             step = steps[index]
             if index > done and step.flood_limited:
-                await self.limiter.acquire(row.chat_id)
+                try:
+                    await self.limiter.acquire(row.chat_id)
+                except asyncio.CancelledError:
+                    # Stopped between two calls: nothing is in flight, so hand the row back
+                    # (its progress kept) instead of leaving it to become "in doubt".
+                    await self._record(row.id, error=None, next_attempt_at=None)
+                    raise
             try:
                 message_id = await step.call(self.bot, message_id) or message_id
             except Exception as error:

@@ -332,6 +332,22 @@ async def test_a_split_message_resumes_after_the_parts_already_sent(
     assert emu.validation_errors == []
 
 
+async def test_a_stop_between_two_parts_hands_the_row_back(db, emu, users, clock, make_worker):
+    ann = users[0]
+    text = "\n".join(f"line {n} " + "x" * 90 for n in range(60))
+    [row_id] = await queue(db, clock, message(ann.id, text))
+    slow = RateLimiter(Limits(private=Rate(per_second=1, burst=1)))  # real time: 1 s per part
+    assert not await make_worker(limiter=slow).stop(timeout=0.3)
+    stored = (await rows(db))[row_id]
+    assert len(emu.sent_messages(ann)) == 1
+    assert (stored.status, stored.error, stored.next_attempt_at) == ("pending", None, None)
+    assert stored.payload["_progress"]["steps"] == 1
+    assert await make_worker().flush(5)
+    sent = emu.sent_messages(ann)
+    assert [ln for m in sent for ln in (m.text or "").split("\n")] == text.split("\n")
+    assert emu.validation_errors == []
+
+
 async def test_callback_answers_including_expired_ones(db, emu, users, clock, make_worker):
     ann = users[0]
     await queue(db, clock, message(ann.id, "Pick", buttons=buttons("a")))
