@@ -240,7 +240,7 @@ def _plan_photo(p: dict[str, Any]) -> list[Step]:
     caption: str | None = p.get("caption") or None
     markup = inline_keyboard(p.get("buttons") or [])
     overflow: list[str] = []
-    if caption is not None and len(caption) > MAX_CAPTION:
+    if caption is not None and _units(_visible(caption)) > MAX_CAPTION:
         # Too long for a caption: the photo goes bare and the text follows it as messages.
         overflow, caption = split_html(caption, MAX_TEXT), None
     steps = [
@@ -264,7 +264,7 @@ def _plan_media_group(p: dict[str, Any]) -> list[Step]:
     for item in media:
         if item.get("type") not in _INPUT_MEDIA:
             raise PayloadError(f"unsupported media type {item.get('type')!r}")
-        if len(item.get("caption") or "") > MAX_CAPTION:
+        if _units(_visible(item.get("caption") or "")) > MAX_CAPTION:
             raise PayloadError("media caption longer than 1024 characters")
     steps = []
     for start in range(0, len(media), MAX_ALBUM):
