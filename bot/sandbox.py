@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bot.sandbox_session import SandboxConfig, SandboxSession
+from bot.sandbox_info import SandboxConfig, banner
 from bot.sandbox_terminal import Console, chat
 
 
@@ -70,7 +70,7 @@ def main(args: argparse.Namespace) -> int:
     if errors.count:
         console.show([f"The bot logged {errors.count} error(s): see {log_file}"])
     if workdir is not None:
-        if errors.count or code:
+        if errors.count or code == 1:
             console.show([f"Kept {workdir} (database, log, evidence) for a look."])
         else:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -78,20 +78,29 @@ def main(args: argparse.Namespace) -> int:
 
 
 async def run(config: SandboxConfig, console: Console, interactive: bool) -> int:
+    console.show([*banner(config), "Starting the emulator and the bot…"])
+    # Imported only now: aiogram takes seconds to load, and the banner says what is coming.
+    from bot.sandbox_session import SandboxSession
+
     session = SandboxSession(config)
     # Ctrl-C stops the chat; run_polling later installs a handler setting the same event.
     loop = asyncio.get_running_loop()
     with contextlib.suppress(NotImplementedError, RuntimeError):
         loop.add_signal_handler(signal.SIGINT, session.stopping.set)
-    console.show(session.banner())
     code = 0
     try:
         await session.start()
+        if session.stopping.is_set():
+            console.newline()  # after the ^C the terminal echoed
+            return code
         console.show([session.style.dim("Ready. Type /start to begin.")])
         await chat(session, console, interactive)
         if session.bot_stopped and not session.stopping.is_set():
             console.show(["The bot stopped unexpectedly; see the log."])
             code = 1
+    except asyncio.CancelledError:  # Ctrl-C while aiogram was still loading
+        console.newline()
+        raise
     except Exception as exc:
         logging.getLogger(__name__).exception("sandbox failed")
         console.show([f"The sandbox failed: {exc!r} (details in {config.log_file})"])

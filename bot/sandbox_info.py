@@ -1,10 +1,12 @@
-"""The sandbox's own texts (a developer tool, so plain English here) and its demo-data digest."""
+"""The sandbox's configuration and own texts (a developer tool, so plain English here), and
+its demo-data digest. Light to import: the banner shows while aiogram still loads."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -12,6 +14,17 @@ from sqlalchemy.orm import selectinload
 from storage.db import Database
 from storage.demo import CUSTOMERS
 from storage.models import Customer, Order
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxConfig:
+    database: Path
+    evidence_dir: Path
+    log_file: Path
+    language: str = "zh"
+    fresh: bool = True  # remove the database first
+    ansi: bool = False
+    reply_timeout: float = 15.0  # how long to wait for the bot before showing the prompt
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +60,9 @@ Sandbox commands (anything else you type is sent to the bot as a message):
   :quit          leave (or Ctrl-D / Ctrl-C)"""
 
 
-def banner(persona: Persona, database: str, log_file: str, kept: bool) -> list[str]:
-    where = "kept" if kept else "a fresh copy, removed at exit"
+def banner(config: SandboxConfig) -> list[str]:
+    persona = PERSONAS[config.language]
+    where = "a fresh copy, removed at exit" if config.fresh else "kept"
     return [
         "After-sales bot sandbox: the real bot, offline, against a local Telegram emulator.",
         f"You are {persona.name} ({persona.phone}), a demo customer; "
@@ -57,7 +71,7 @@ def banner(persona: Persona, database: str, log_file: str, kept: bool) -> list[s
         "type the number to press one.",
         ":contact shares your phone number, :photo sends a photo, :me lists demo orders, "
         ":help lists all commands, :quit leaves.",
-        f"Database: {database} ({where}); bot log: {log_file}",
+        f"Database: {config.database} ({where}); bot log: {config.log_file}",
     ]
 
 

@@ -11,7 +11,6 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,14 @@ from sqlalchemy import func, select
 
 from bot.app import Runtime, build, run_polling
 from bot.emulator import EmulatorServer, SentMessage, SimChat, SimUser
-from bot.sandbox_info import AGENTS_TITLE, HELP, PERSONAS, banner, demo_digest
+from bot.sandbox_info import (
+    AGENTS_TITLE,
+    HELP,
+    PERSONAS,
+    SandboxConfig,
+    banner,
+    demo_digest,
+)
 from bot.sandbox_samples import photos
 from bot.sandbox_view import BOT, INDENT, Button, Style, pressable, render_message, toast
 from bot.settings import Settings
@@ -34,17 +40,6 @@ AGENTS_CHAT_ID = -1_001_000_000_001
 AGENT_ID = 7_000_000_100
 START_TIMEOUT = 30.0
 MAX_BUTTON_DIGITS = 2  # "1".."99" press buttons; longer numbers (phone digits) are text
-
-
-@dataclass(frozen=True, slots=True)
-class SandboxConfig:
-    database: Path
-    evidence_dir: Path
-    log_file: Path
-    language: str = "zh"
-    fresh: bool = True  # remove the database first
-    ansi: bool = False
-    reply_timeout: float = 15.0  # how long to wait for the bot before showing the prompt
 
 
 class SandboxSession:
@@ -97,12 +92,7 @@ class SandboxSession:
     # --- life cycle ---------------------------------------------------------------------------
 
     def banner(self) -> list[str]:
-        return banner(
-            self.persona,
-            str(self.config.database),
-            str(self.config.log_file),
-            not self.config.fresh,
-        )
+        return banner(self.config)
 
     async def start(self) -> None:
         if self.config.fresh:
@@ -126,7 +116,8 @@ class SandboxSession:
         await self.emu.wait_until(ready, START_TIMEOUT)
         if self._task.done():
             await self._task  # raises what stopped the bot
-            raise RuntimeError("the bot stopped during start-up")
+            if not self.stopping.is_set():  # Ctrl-C during start-up is no failure
+                raise RuntimeError("the bot stopped during start-up")
 
     def _settings(self) -> Settings:
         return Settings(

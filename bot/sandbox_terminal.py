@@ -14,9 +14,10 @@ import queue
 import sys
 import threading
 from collections.abc import Iterable
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from bot.sandbox_session import SandboxSession
+if TYPE_CHECKING:
+    from bot.sandbox_session import SandboxSession
 
 log = logging.getLogger(__name__)
 PROMPT = "you> "
