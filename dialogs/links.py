@@ -14,6 +14,7 @@ import hmac
 
 MAX_START_PARAMETER = 64
 _SIG_BYTES = 12
+_SIG_CHARS = 16  # 12 bytes in base64 without padding
 
 
 class LinkSigner:
@@ -22,16 +23,17 @@ class LinkSigner:
 
     def token(self, order_no: str) -> str:
         body = _b64(order_no.encode("utf-8"))
-        token = f"o{body}_{_b64(self._sig(order_no))}"
+        token = f"o{body}{_b64(self._sig(order_no))}"
         if len(token) > MAX_START_PARAMETER:
             raise ValueError(f"order number too long for a deep link: {order_no}")
         return token
 
     def order_no(self, token: str) -> str | None:
         """The order number a token was signed for, or None if it is not one of ours."""
-        if not token.startswith("o") or "_" not in token:
+        # base64url uses "_" and "-" itself, so the signature is found by its fixed length.
+        if not token.startswith("o") or len(token) <= 1 + _SIG_CHARS:
             return None
-        body, _, sig = token[1:].rpartition("_")
+        body, sig = token[1:-_SIG_CHARS], token[-_SIG_CHARS:]
         try:
             order_no = _unb64(body).decode("utf-8")
             given = _unb64(sig)
