@@ -70,9 +70,11 @@ class Texts:
     def _format_datetime(self, value: datetime | None, babel_locale: str) -> str:
         if value is None:
             return ""
-        # "short" time keeps messages compact; dates stay unambiguous with the medium format.
         local = value.astimezone(self.tz)
-        return format_datetime(local, format="medium", tzinfo=self.tz, locale=babel_locale)
+        if (local.hour, local.minute) == (23, 59):
+            # "By the end of 3 December" reads better than "3 December 23:59:59".
+            return format_date(local.date(), format="medium", locale=babel_locale)
+        return format_datetime(local, format="short", tzinfo=self.tz, locale=babel_locale)
 
     def locale(self, wanted: str | None) -> str:
         """The locale we can speak that is closest to a Telegram language_code."""
