@@ -51,7 +51,7 @@ Sandbox commands (anything else you type is sent to the bot as a message):
   :contact       share your own phone number (what "📱 Share my phone number" does)
   :contact PHONE share another number as if it were yours, e.g. :contact +447700900123
   :photo [PATH]  send a sample photo (or the image file at PATH)
-  :album N       send N sample photos as one album (2-10)
+  :album [N]     send N sample photos as one album (2-10, default 3)
   :say TEXT      send TEXT as it is (e.g. a number that would otherwise press a button)
   :lang zh|en    change your Telegram app's language (the bot's own switch is /lang)
   :agents        what the bot posted in the agents' group, by forum topic

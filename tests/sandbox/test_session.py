@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from aiogram.exceptions import TelegramBadRequest
+
 from bot.sandbox_session import AGENTS_CHAT_ID, SandboxSession
 from tests.sandbox.conftest import config_in, number_of
 
@@ -80,7 +83,7 @@ async def test_me_lists_demo_phones_and_orders_from_the_database(session: Sandbo
 
 
 async def test_sandbox_commands(session: SandboxSession) -> None:
-    assert ":album N" in joined(await session.send_line(":help"))
+    assert ":album [N]" in joined(await session.send_line(":help"))
     assert "nothing here yet" in joined(await session.send_line(":agents"))
     assert "Unknown sandbox command ':nope'" in joined(await session.send_line(":nope"))
     assert "2 to 10" in joined(await session.send_line(":album 11"))
@@ -145,3 +148,16 @@ async def test_messages_nobody_asked_for_edits_deletions_and_the_agents_group(
     assert note == ["📣 The bot posted 1 message(s) in the agents' group (:agents shows them)."]
     agents = joined(await session.send_line(":agents"))
     assert "# AS-1 王小明\n🤖 New case" in agents
+
+
+async def test_malformed_requests_are_reported_at_exit(tmp_path: Path) -> None:
+    sandbox = SandboxSession(config_in(tmp_path))
+    await sandbox.start()
+    try:
+        await sandbox.send_line("/start")
+        with pytest.raises(TelegramBadRequest):
+            await sandbox.runtime.bot.send_message(sandbox.user.id, "<b>never closed")
+    finally:
+        report = await sandbox.close()
+    assert report[0] == "The emulator refused 1 malformed request(s); these are bugs:"
+    assert report[1].startswith("  sendMessage: Bad Request: can't parse entities")
