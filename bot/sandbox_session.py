@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot.app import Runtime, build, run_polling
-from bot.emulator import EmulatorServer, SentMessage, SimChat, SimUser
+from bot.emulator import Emulator, EmulatorServer, SentMessage, SimChat, SimUser
 from bot.sandbox_info import (
     AGENTS_TITLE,
     HELP,
@@ -72,7 +72,7 @@ class SandboxSession:
         }
 
     @property
-    def emu(self) -> Any:
+    def emu(self) -> Emulator:
         return self.server.emulator
 
     @property
@@ -111,11 +111,15 @@ class SandboxSession:
         await asyncio.to_thread(migrate.upgrade, self.database_url)
         await load_demo(self.runtime.db, datetime.now(UTC))
         await self._continue_ids()
-        self._task = asyncio.create_task(run_polling(self.runtime, until=self.stopping))
-        ready = lambda: self._task.done() or bool(self.emu.calls_to("getUpdates"))  # noqa: E731
-        await self.emu.wait_until(ready, START_TIMEOUT)
-        if self._task.done():
-            await self._task  # raises what stopped the bot
+        task = asyncio.create_task(run_polling(self.runtime, until=self.stopping))
+        self._task = task
+
+        def polling_or_stopped() -> bool:
+            return task.done() or bool(self.emu.calls_to("getUpdates"))
+
+        await self.emu.wait_until(polling_or_stopped, START_TIMEOUT)
+        if task.done():
+            await task  # raises what stopped the bot
             if not self.stopping.is_set():  # Ctrl-C during start-up is no failure
                 raise RuntimeError("the bot stopped during start-up")
 
@@ -159,6 +163,9 @@ class SandboxSession:
             except Exception as exc:
                 log.exception("the bot did not stop cleanly")
                 lines.append(f"The bot did not stop cleanly: {exc!r} (see the log)")
+        elif self._runtime is not None:  # start() failed before the bot ran: nothing closed it
+            await self._runtime.bot.session.close()
+            await self._runtime.db.dispose()
         await self.server.stop()
         errors = self.emu.validation_errors
         if errors:
