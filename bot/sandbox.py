@@ -38,20 +38,14 @@ class _Count(logging.Handler):
 def main(args: argparse.Namespace) -> int:
     interactive = sys.stdin.isatty()
     ansi = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    if args.database:
-        database = Path(args.database).expanduser().resolve()
-        database.parent.mkdir(parents=True, exist_ok=True)
-        workdir = None
+    try:
+        workdir, database = _folders(args.database)
         log_file = database.with_suffix(".log")
-        evidence = database.with_name(database.stem + "-evidence")
-    else:
-        workdir = Path(tempfile.mkdtemp(prefix="aftersales-sandbox-"))
-        database, log_file, evidence = (
-            workdir / "sandbox.db",
-            workdir / "sandbox.log",
-            workdir / "evidence",
-        )
-    errors = _log_to(log_file)
+        errors = _log_to(log_file)
+    except OSError as exc:
+        print(f"aftersales sandbox: {exc}", file=sys.stderr)
+        return 2
+    evidence = database.with_name(database.stem + "-evidence")
     config = SandboxConfig(
         database=database,
         evidence_dir=evidence,
@@ -75,6 +69,16 @@ def main(args: argparse.Namespace) -> int:
         else:
             shutil.rmtree(workdir, ignore_errors=True)
     return code
+
+
+def _folders(database: str | None) -> tuple[Path | None, Path]:
+    """(the temporary folder to remove at exit or None, the database file)."""
+    if database:
+        path = Path(database).expanduser().resolve()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return None, path
+    workdir = Path(tempfile.mkdtemp(prefix="aftersales-sandbox-"))
+    return workdir, workdir / "sandbox.db"
 
 
 async def run(config: SandboxConfig, console: Console, interactive: bool) -> int:
