@@ -41,7 +41,8 @@ def test_piped_stdin_chat(tmp_path: Path) -> None:
     assert "After-sales bot sandbox" in out
     assert "you> :contact\n🤖 验证成功，王小明，欢迎！" in out
     assert "   [1] 🧾 申请售后" in out
-    assert "you> 1\n(pressed 🧾 申请售后)\n🤖 (edited) 请选择订单" in out
+    assert "you> 1\n(pressed 🧾 申请售后)\n🤖 (edited) DD" in out
+    assert "请选择订单" in out
     assert "you> :quit\nStopping the bot…" in out
     assert "\x1b[" not in out  # not a terminal: no ANSI codes
     assert "refused" not in out  # no malformed Bot API request
