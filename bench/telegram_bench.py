@@ -308,6 +308,22 @@ def system_busy_seconds() -> float:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
+def postgres_cpu_seconds() -> float:
+    """CPU seconds of the PostgreSQL server's processes (found by name: not our children)."""
+    total = 0.0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/comm", encoding="utf-8") as f:
+                if f.read().strip() != "postgres":
+                    continue
+            total += cpu_seconds(int(entry.name))
+        except OSError:  # gone meanwhile
+            continue
+    return total
+
+
 def peak_rss_mb(pid: int | str = "self") -> float:
     with open(f"/proc/{pid}/status", encoding="ascii") as f:
         for line in f:
@@ -591,13 +607,13 @@ async def _load(
     # emulator and load generator, is the saturated one.
     await asyncio.sleep(max(0.0, warmup_end - time.time()))
     cpu_bot0, cpu_self0, t0 = cpu_seconds(child.proc.pid), time.process_time(), time.time()
-    busy0 = system_busy_seconds()
+    busy0, pg0 = system_busy_seconds(), postgres_cpu_seconds()
     if window.end is not None:
         await asyncio.sleep(max(0.0, window.end - time.time()))
     else:
         await asyncio.wait(tasks)
     cpu_bot1, cpu_self1, t1 = cpu_seconds(child.proc.pid), time.process_time(), time.time()
-    busy1 = system_busy_seconds()
+    busy1, pg1 = system_busy_seconds(), postgres_cpu_seconds()
     if window.end is None:
         window.end = window.last_reply or t1
     bot_rss = peak_rss_mb(child.proc.pid)
@@ -631,8 +647,13 @@ async def _load(
         "emulator_cpu_percent": round(100 * (cpu_self1 - cpu_self0) / (t1 - t0), 1),
         # Other processes on the machine (of one core): they compete with the two above.
         "other_cpu_percent": round(100 * max(0.0, busy1 - busy0 - mine) / (t1 - t0), 1),
+        # The PostgreSQL server's backends (part of "other"): zero on SQLite.
+        "postgres_cpu_percent": round(100 * (pg1 - pg0) / (t1 - t0), 1),
         # Every message and edit the bot made in private chats (its outbox paces these).
         "bot_messages_per_s": round(messages / elapsed, 1) if elapsed > 0 else 0.0,
+        "messages_per_update": round(messages / window.replies_in_window, 2)
+        if window.replies_in_window
+        else None,
         "stalls": window.stalls,
         "stall_examples": window.stall_notes,
         "emulator": {
@@ -701,7 +722,9 @@ def text_report(result: dict[str, Any]) -> str:
     for r in result["runs"]:
         emu = r["emulator"]
         lines.append(
-            f"{r['bot']}: {r['updates']} updates in {r['window_s']} s; {verdict(r)}; emulator: "
+            f"{r['bot']}: {r['updates']} updates in {r['window_s']} s, "
+            f"{r['messages_per_update']} messages+edits per update, PostgreSQL server CPU "
+            f"{r['postgres_cpu_percent']}%; {verdict(r)}; emulator: "
             f"{emu['calls']} calls, {emu['validation_errors']} validation errors, "
             f"{emu['api_errors']} api errors, {emu['rate_limit_exceeded']} over flood limits"
         )
@@ -787,7 +810,22 @@ def main() -> None:
         unpaced=args.unpaced,
     )
     result = asyncio.run(run(opts))
-    print(json.dumps(result, ensure_ascii=False, indent=2) if args.json else text_report(result))
+    if args.json:
+        # allow_nan=False: an empty sample must not become NaN, which strict parsers reject.
+        print(json.dumps(no_nan(result), ensure_ascii=False, indent=2, allow_nan=False))
+    else:
+        print(text_report(result))
+
+
+def no_nan(value: Any) -> Any:
+    """NaN (a figure without samples) as null."""
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, dict):
+        return {k: no_nan(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [no_nan(v) for v in value]
+    return value
 
 
 if __name__ == "__main__":
