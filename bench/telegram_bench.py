@@ -2,12 +2,16 @@
 
     .venv/bin/python -m bench.telegram_bench [--customers 200] [--seconds 20 | --rounds N]
         [--warmup 5] [--database sqlite|postgresql] [--database-url URL] [--json]
+        [--no-unpaced] [--trace]
 
 Both bots run in their own process (pinned to one core) and poll the local Bot API emulator,
 which runs here together with the load generator (pinned to another core when there is one).
 Every simulated customer is a closed loop: it sends its next update only after the bot has
 answered the previous one, so the figures are the rate the bot sustains with `--customers`
-people talking to it at once, and how long each of them waits for an answer.
+people talking to it at once, and how long each of them waits for an answer. A customer also
+waits for the rest of the bot's turn (the number of messages each step produces is fixed in
+EXPECT; `--trace` shows customer 0's turns) so that the next update is timed against its own
+reply, not against a late message of the previous turn.
 
 * "reply": the first message or edit the bot makes in the customer's chat after the update
   (timestamped when the emulator has handled the call); latency = reply time - send time.
@@ -17,10 +21,21 @@ people talking to it at once, and how long each of them waits for an answer.
   through a whole return (/start, contact, New request, order, Return, Quality, description,
   photo, Done, Confirm) and then again from /menu. Its outbox keeps Telegram's flood limits
   (about 1 message/s per private chat, 25/s overall): that is correct behaviour, so it is in
-  the figures; the report says which limit a run hits.
+  the figures; the report says which limit a run hits. At 25 messages/s, 200 customers need
+  about 30 s just for /start and the contact (2 messages each): the default window measures
+  mostly that; `--warmup 40` measures the return flow itself.
+* A third run, "unpaced" (`bench/telegram_unpaced.py`, skip with `--no-unpaced`), is the same
+  bot with the outbox's flood limits lifted, as the end-to-end tests do: not a production
+  setting (Telegram would answer 429), but it shows what the rest of the bot sustains.
+* For this bot the latency is split using the inbox's `processed_at`: poll (until getUpdates
+  handed the update out), intake (until the processor took it in hand), handle_deliver (until
+  the first reply: the conversation transaction, the outbox, flood pacing, HTTP).
 * The echo bot gets the same kind of load: a text, then a press of the button on its echo.
 * Peak RSS is VmHWM of each bot process; CPU is measured over the window for each bot and for
-  this process, which warns when the emulator side rather than the bot is saturated.
+  this process, which warns when the emulator side rather than the bot is saturated; "other"
+  is every other process on the machine (other people's jobs, the PostgreSQL server, whose
+  share is also given on its own): on a shared machine it skews the figures.
+* Any emulator validation error is printed (a correct bot causes none).
 
 For PostgreSQL the database named in `--database-url` is dropped and created again (it must not
 be `test` or `postgres`), e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/test_bench.
@@ -330,15 +345,6 @@ def peak_rss_mb(pid: int | str = "self") -> float:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def children_of(pid: int) -> list[int]:
-    """Direct children (the PostgreSQL server is not one: reported separately by the user)."""
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as f:
-            return [int(p) for p in f.read().split()]
-    except OSError:
-        return []
 
 
 @dataclass
