@@ -15,7 +15,7 @@ from bot.files import EvidenceStore
 from bot.translate import Incoming, merge_album, route, to_event
 from dialogs.clock import Clock
 from dialogs.events import CallbackAnswer, Reply
-from dialogs.service import ConversationService
+from dialogs.service import Batcher, ConversationService, Job
 from dialogs.texts import Texts
 from storage.db import Database
 from storage.repos import ConversationRepo, InboxRepo, OutboxRepo
@@ -37,6 +37,7 @@ class Processor:
         on_outbox: Callable[[], None] | None = None,
     ) -> None:
         self.service = service
+        self.batcher = Batcher(service)
         self.db = db
         self.clock = clock
         self.texts = texts
@@ -120,7 +121,7 @@ class Processor:
             event = merge_album(events) if len(events) > 1 else events[0]
             if self.evidence is not None:
                 event = await self.evidence.fetch(event)
-            await self.service.handle(event, also_done=[p.update_id for p in parts[1:]])
+            await self.batcher.submit(Job(event, also_done=[p.update_id for p in parts[1:]]))
         except Exception as exc:
             log.exception("update %s failed", first.update_id)
             await self._failed(parts, exc)

@@ -11,14 +11,17 @@ service on the same database continues every conversation where it stood.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from dialogs.clock import Clock
@@ -52,6 +55,15 @@ class ChatLocks:
                 del self._locks[chat_id]
             else:
                 self._locks[chat_id] = (lock, users - 1)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One event for `handle_many`, with the extra inbox rows it stands for (album parts)."""
+
+    event: Event
+    payload: dict[str, Any] | None = None
+    also_done: Sequence[int] = ()
 
 
 class ConversationService:
@@ -93,57 +105,97 @@ class ConversationService:
                         raise
                     log.info("retrying event %s after concurrent write: %s", event.event_id, exc)
                     await asyncio.sleep(0.01 * (attempt + 1))
-        if outgoing and self.on_outbox is not None:
+        await self._notify(bool(outgoing))
+        return outgoing
+
+    async def handle_many(self, jobs: Sequence[Job]) -> list[list[Outgoing]]:
+        """Several events of different chats in ONE transaction (group commit).
+
+        Under load this is what keeps the database from being the bottleneck: one commit, and
+        one turn of the SQLite write lock, for the whole batch. If anything fails, nothing of
+        the batch is kept and the error propagates: redo the events one by one with `handle`
+        (see `Batcher`), so one bad event costs only itself.
+        """
+        if len({job.event.chat_id for job in jobs}) != len(jobs):
+            raise ValueError("a batch holds at most one event per chat")
+        if len(jobs) == 1:
+            job = jobs[0]
+            return [await self.handle(job.event, job.payload, also_done=job.also_done)]
+        chats = sorted(job.event.chat_id for job in jobs)
+        async with contextlib.AsyncExitStack() as held:
+            for chat_id in chats:  # sorted: two batches can never wait on each other
+                await held.enter_async_context(self.locks.hold(chat_id))
+            now = self.clock.now()
+            async with self.db.transaction() as session:
+                results = [
+                    await self._turn(session, job.event, job.payload, job.also_done, now)
+                    for job in jobs
+                ]
+        await self._notify(any(results))
+        return results
+
+    async def _notify(self, anything: bool) -> None:
+        if anything and self.on_outbox is not None:
             result = self.on_outbox()
             if result is not None:
                 await result
-        return outgoing
 
     async def _handle_once(
         self, event: Event, payload: dict[str, Any] | None, also_done: Sequence[int]
     ) -> list[Outgoing]:
         now = self.clock.now()
         async with self.db.transaction() as session:
-            inbox = InboxRepo(session)
-            raw = _storable(payload or _describe(event))
-            # Stored before (by the durable intake, or this is a duplicate delivery)?
-            recorded = await inbox.record(event.event_id, event.chat_id, raw, now)
-            if not recorded and await inbox.is_done(event.event_id):
-                return []
-            repo = ConversationRepo(session)
-            conversation = await repo.open_for_chat(event.chat_id)
-            if conversation is None:
-                customer = await CustomerRepo(session).by_telegram_user(event.user_id)
-                conversation = await repo.create(
-                    event.chat_id,
-                    event.user_id,
-                    self.conversations.texts.locale(event.language_code),
-                    State.MENU.value if customer else State.IDENTIFY.value,
-                    {},
-                    customer_id=customer.id if customer else None,
-                    now=now,
-                )
-            state = ConversationState(
-                state=conversation.state,
-                context=copy.deepcopy(conversation.context or {}),
-                locale=conversation.locale,
-                customer_id=conversation.customer_id,
+            return await self._turn(session, event, payload, also_done, now)
+
+    async def _turn(
+        self,
+        session: AsyncSession,
+        event: Event,
+        payload: dict[str, Any] | None,
+        also_done: Sequence[int],
+        now: datetime,
+    ) -> list[Outgoing]:
+        """One event inside the caller's transaction: state, case, outbox, inbox row."""
+        inbox = InboxRepo(session)
+        raw = _storable(payload or _describe(event))
+        # Stored before (by the durable intake, or this is a duplicate delivery)?
+        recorded = await inbox.record(event.event_id, event.chat_id, raw, now)
+        if not recorded and await inbox.is_done(event.event_id):
+            return []
+        repo = ConversationRepo(session)
+        conversation = await repo.open_for_chat(event.chat_id)
+        if conversation is None:
+            customer = await CustomerRepo(session).by_telegram_user(event.user_id)
+            conversation = await repo.create(
+                event.chat_id,
+                event.user_id,
+                self.conversations.texts.locale(event.language_code),
+                State.MENU.value if customer else State.IDENTIFY.value,
+                {},
+                customer_id=customer.id if customer else None,
+                now=now,
             )
-            outgoing = await self.conversations.handle(
-                state, event, StoragePort(session, self.timezone)
-            )
-            conversation.state = state.state
-            conversation.context = state.context  # a new object, so the change is tracked
-            conversation.locale = state.locale
-            conversation.customer_id = state.customer_id
-            conversation.mode = "agent" if state.state == State.WITH_AGENT else "bot"
-            conversation.updated_at = now
-            await OutboxRepo(session).add_many(
-                [(event.chat_id, message.as_payload()) for message in outgoing], now
-            )
-            for update_id in (event.event_id, *also_done):
-                await inbox.mark_done(update_id, now)
-            await session.flush()
+        state = ConversationState(
+            state=conversation.state,
+            context=copy.deepcopy(conversation.context or {}),
+            locale=conversation.locale,
+            customer_id=conversation.customer_id,
+        )
+        outgoing = await self.conversations.handle(
+            state, event, StoragePort(session, self.timezone)
+        )
+        conversation.state = state.state
+        conversation.context = state.context  # a new object, so the change is tracked
+        conversation.locale = state.locale
+        conversation.customer_id = state.customer_id
+        conversation.mode = "agent" if state.state == State.WITH_AGENT else "bot"
+        conversation.updated_at = now
+        await OutboxRepo(session).add_many(
+            [(event.chat_id, message.as_payload()) for message in outgoing], now
+        )
+        for update_id in (event.event_id, *also_done):
+            await inbox.mark_done(update_id, now)
+        await session.flush()
         return outgoing
 
 
@@ -163,3 +215,52 @@ def _storable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_storable(v) for v in value]
     return value
+
+
+class Batcher:
+    """Gathers events that are ready at the same moment into one `handle_many` call.
+
+    No waiting is added: the first event starts a batch at once; events arriving while that
+    batch's transaction runs form the next one. Quiet times give batches of one, busy times
+    bigger ones. Callers guarantee one event per chat at a time (the processor does).
+    """
+
+    def __init__(self, service: ConversationService, max_batch: int = 64) -> None:
+        self.service = service
+        self.max_batch = max_batch
+        self._pending: list[tuple[Job, asyncio.Future[list[Outgoing]]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def submit(self, job: Job) -> list[Outgoing]:
+        future: asyncio.Future[list[Outgoing]] = asyncio.get_running_loop().create_future()
+        self._pending.append((job, future))
+        if self._task is None:
+            self._task = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            await asyncio.sleep(0)  # let the events that are ready right now join
+            while self._pending:
+                batch = self._pending[: self.max_batch]
+                del self._pending[: self.max_batch]
+                await self._run(batch)
+        finally:
+            self._task = None
+
+    async def _run(self, batch: list[tuple[Job, asyncio.Future[list[Outgoing]]]]) -> None:
+        try:
+            results = await self.service.handle_many([job for job, _ in batch])
+        except Exception:  # each event is redone alone, where its own error surfaces
+            if len(batch) > 1:
+                log.info("a batch of %d failed; handling its events one by one", len(batch))
+            for job, future in batch:
+                try:
+                    future.set_result(
+                        await self.service.handle(job.event, job.payload, also_done=job.also_done)
+                    )
+                except Exception as exc:  # handed to the event's own caller
+                    future.set_exception(exc)
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            future.set_result(result)
