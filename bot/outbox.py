@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 import uuid
@@ -40,6 +41,7 @@ from bot.ratelimit import RateLimiter
 from bot.render import PayloadError, Step, plan
 from dialogs.clock import Clock
 from storage.db import Database
+from storage.group import GroupWriter
 from storage.models import Outbox
 from storage.repos import OutboxRepo
 
@@ -50,6 +52,7 @@ log = logging.getLogger(__name__)
 # chat's later rows keep waiting behind it.
 CLAIM_PREFIX = "in flight: "
 RECORD_TRIES = 3
+_AGAIN = object()
 IN_DOUBT = "in doubt: a worker stopped while sending; not retried, it may have been delivered"
 PROGRESS = "_progress"  # payload key: steps already accepted by Telegram, last message id
 
@@ -125,6 +128,7 @@ class OutboxWorker:
         self.retry = retry or RetryPolicy()
         self.rand = rand
         self.worker_id = worker_id or uuid.uuid4().hex[:12]
+        self.group = GroupWriter(db)  # claims and "sent" marks of many chats share a commit
         self._wake = asyncio.Event()
         self._stopping = False
         self._busy: set[int] = set()  # chats with a task draining them
@@ -218,32 +222,38 @@ class OutboxWorker:
             self._wake.set()
 
     async def _next(self, chat_id: int) -> Row | None:
-        """The chat's head row, claimed, once it is due; in-doubt rows are failed on the way."""
+        """The chat's head row, claimed, once it is due; in-doubt rows are failed on the way.
+
+        Reading and claiming happen in the shared group transaction (one commit for many chats'
+        claims); the rate slot is waited for after the claim, well inside the lease.
+        """
         while True:
             now = self.clock.now()
-            async with self.db.read() as session:
-                row = await _head(session, chat_id)
-            if row is None or not _is_due(row, now):
-                return None
-            step = _next_step(row)
-            if step is not None and step.flood_limited and not _claimed(row):
-                # Wait for the rate slot before claiming, so the lease covers only the call.
+            taken = await self.group.run(functools.partial(self._take, chat_id=chat_id, now=now))
+            if taken is not _AGAIN:
+                break
+        if isinstance(taken, Row):
+            step = _next_step(taken)
+            if step is not None and step.flood_limited:
                 await self.limiter.acquire(chat_id)
-                now = self.clock.now()
-            async with self.db.transaction() as session:
-                repo = OutboxRepo(session)
-                if await repo.is_blocked(chat_id):
-                    await repo.mark_blocked(chat_id, now)
-                    return None
-                if _claimed(row):
-                    if await _give_up_in_doubt(session, row.id, now):
-                        log.error(
-                            "outbox row %s is in doubt (%s); not sent again", row.id, row.error
-                        )
-                    continue
-                if await _claim(session, row, now, now + self.lease, self.worker_id):
-                    return row
-            return None  # another worker took it
+            return taken
+        return None
+
+    async def _take(self, session: AsyncSession, chat_id: int, now: datetime) -> Row | object:
+        row = await _head(session, chat_id)
+        if row is None or not _is_due(row, now):
+            return None
+        repo = OutboxRepo(session)
+        if await repo.is_blocked(chat_id):
+            await repo.mark_blocked(chat_id, now)
+            return None
+        if _claimed(row):  # its lease ran out: the worker that held it is gone
+            if await _give_up_in_doubt(session, row.id, now):
+                log.error("outbox row %s is in doubt (%s); not sent again", row.id, row.error)
+            return _AGAIN
+        if await _claim(session, row, now, now + self.lease, self.worker_id):
+            return row
+        return None  # another worker took it
 
     # --- one row ------------------------------------------------------------------------------
 
@@ -291,12 +301,10 @@ class OutboxWorker:
         """Write what Telegram accepted. This write is what keeps the row from being sent
         again, so a failing commit is retried briefly; if it still fails the row stays claimed
         and ends up "in doubt", which is never re-sent either."""
+        statement = update(Outbox).where(Outbox.id == outbox_id).values(**values)
         for attempt in range(1, RECORD_TRIES + 1):
             try:
-                async with self.db.transaction() as session:
-                    await session.execute(
-                        update(Outbox).where(Outbox.id == outbox_id).values(**values)
-                    )
+                await self.group.run(lambda session: session.execute(statement))
                 return
             except SQLAlchemyError:
                 if attempt == RECORD_TRIES:
