@@ -121,7 +121,8 @@ class Processor:
             event = merge_album(events) if len(events) > 1 else events[0]
             if self.evidence is not None:
                 event = await self.evidence.fetch(event)
-            await self.batcher.submit(Job(event, also_done=[p.update_id for p in parts[1:]]))
+            also = [p.update_id for p in parts[1:]]
+            await self.batcher.submit(Job(event, also_done=also, stored=True))
         except Exception as exc:
             log.exception("update %s failed", first.update_id)
             await self._failed(parts, exc)

@@ -30,6 +30,7 @@ from dialogs.events import Event, Outgoing
 from dialogs.flow import State
 from dialogs.store_port import StoragePort
 from storage.db import Database
+from storage.models import Conversation
 from storage.repos import ConversationRepo, CustomerRepo, InboxRepo, OutboxRepo
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,13 @@ class Job:
     event: Event
     payload: dict[str, Any] | None = None
     also_done: Sequence[int] = ()
+    # The intake stored it as pending and nobody else works this chat: no need to look it up;
+    # the pending → done step at the end still guards against doing it twice.
+    stored: bool = False
+
+
+class AlreadyDone(Exception):
+    """Another worker finished this update first: nothing of this attempt may be kept."""
 
 
 class ConversationService:
@@ -127,10 +135,14 @@ class ConversationService:
                 await held.enter_async_context(self.locks.hold(chat_id))
             now = self.clock.now()
             async with self.db.transaction() as session:
+                known = await ConversationRepo(session).open_for_chats(chats)
                 results = [
-                    await self._turn(session, job.event, job.payload, job.also_done, now)
+                    await self._turn(
+                        session, job.event, job.payload, job.also_done, now,
+                        stored=job.stored, conversation=known.get(job.event.chat_id),
+                    )
                     for job in jobs
-                ]
+                ]  # fmt: skip
         await self._notify(any(results))
         return results
 
@@ -154,16 +166,21 @@ class ConversationService:
         payload: dict[str, Any] | None,
         also_done: Sequence[int],
         now: datetime,
+        *,
+        stored: bool = False,
+        conversation: Conversation | None = None,
     ) -> list[Outgoing]:
         """One event inside the caller's transaction: state, case, outbox, inbox row."""
         inbox = InboxRepo(session)
-        raw = _storable(payload or _describe(event))
-        # Stored before (by the durable intake, or this is a duplicate delivery)?
-        recorded = await inbox.record(event.event_id, event.chat_id, raw, now)
-        if not recorded and await inbox.is_done(event.event_id):
-            return []
+        if not stored:
+            raw = _storable(payload or _describe(event))
+            # Stored before (by the durable intake, or this is a duplicate delivery)?
+            recorded = await inbox.record(event.event_id, event.chat_id, raw, now)
+            if not recorded and await inbox.is_done(event.event_id):
+                return []
         repo = ConversationRepo(session)
-        conversation = await repo.open_for_chat(event.chat_id)
+        if conversation is None:
+            conversation = await repo.open_for_chat(event.chat_id)
         if conversation is None:
             customer = await CustomerRepo(session).by_telegram_user(event.user_id)
             conversation = await repo.create(
@@ -193,8 +210,14 @@ class ConversationService:
         await OutboxRepo(session).add_many(
             [(event.chat_id, message.as_payload()) for message in outgoing], now
         )
-        for update_id in (event.event_id, *also_done):
-            await inbox.mark_done(update_id, now)
+        if stored:
+            if not await inbox.finish_pending(event.event_id, now):
+                raise AlreadyDone(event.event_id)
+            for update_id in also_done:
+                await inbox.mark_done(update_id, now)
+        else:
+            for update_id in (event.event_id, *also_done):
+                await inbox.mark_done(update_id, now)
         await session.flush()
         return outgoing
 
@@ -256,6 +279,7 @@ class Batcher:
                 log.info("a batch of %d failed; handling its events one by one", len(batch))
             for job, future in batch:
                 try:
+                    # Alone, the full duplicate check runs (finds an update finished elsewhere).
                     future.set_result(
                         await self.service.handle(job.event, job.payload, also_done=job.also_done)
                     )

@@ -3,6 +3,7 @@ concurrent writer fail with StaleDataError instead of overwriting."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,13 @@ class ConversationRepo(Repo):
         return await self.session.scalar(
             select(Conversation).where(Conversation.chat_id == chat_id, Conversation.is_open)
         )
+
+    async def open_for_chats(self, chat_ids: Sequence[int]) -> dict[int, Conversation]:
+        """The open conversations of several chats in one query, by chat id."""
+        rows = await self.session.scalars(
+            select(Conversation).where(Conversation.chat_id.in_(chat_ids), Conversation.is_open)
+        )
+        return {row.chat_id: row for row in rows}
 
     async def get(self, conversation_id: int) -> Conversation | None:
         return await self.session.get(Conversation, conversation_id)

@@ -59,3 +59,27 @@ async def test_one_failing_event_costs_only_itself(service: ConversationService,
 async def test_a_batch_refuses_two_events_of_one_chat(service: ConversationService):
     with pytest.raises(ValueError, match="one event per chat"):
         await service.handle_many([start(1, 1), start(1, 2)])
+
+
+async def test_an_update_finished_elsewhere_is_not_done_twice(
+    service: ConversationService, db: Database
+):
+    from datetime import UTC, datetime
+
+    from storage.repos import InboxRepo
+
+    now = datetime(2026, 11, 26, tzinfo=UTC)
+    async with db.transaction() as s:  # the intake stored both; another worker did the first
+        for update_id, chat_id in ((7001, 201), (7002, 202)):
+            await InboxRepo(s).record(update_id, chat_id, {"update_id": update_id}, now)
+        await InboxRepo(s).mark_done(7001, now)
+    jobs = [
+        Job(Event(7001, 201, 201, "command", command="start"), stored=True),
+        Job(Event(7002, 202, 202, "command", command="start"), stored=True),
+    ]
+    batcher = Batcher(service)  # one batch: the guarded pending → done step catches it
+    results = await asyncio.gather(*(batcher.submit(job) for job in jobs))
+    assert results[0] == [] and results[1]
+    async with db.transaction() as s:
+        assert set(await s.scalars(select(Conversation.chat_id))) == {202}
+        assert set(await s.scalars(select(Outbox.chat_id))) == {202}
