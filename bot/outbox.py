@@ -42,7 +42,7 @@ from bot.render import PayloadError, Step, plan
 from dialogs.clock import Clock
 from storage.db import Database
 from storage.group import GroupWriter
-from storage.models import Outbox
+from storage.models import BlockedChat, Outbox
 from storage.repos import OutboxRepo
 
 log = logging.getLogger(__name__)
@@ -240,6 +240,10 @@ class OutboxWorker:
         return None
 
     async def _take(self, session: AsyncSession, chat_id: int, now: datetime) -> Row | object:
+        claimed = await _claim_head(session, chat_id, now, now + self.lease, self.worker_id)
+        if claimed is not None:  # the usual case: one statement
+            return claimed
+        # Nothing claimable: find out why (nothing due, blocked, a vanished worker's row).
         row = await _head(session, chat_id)
         if row is None or not _is_due(row, now):
             return None
@@ -420,6 +424,30 @@ async def _claim(
         .execution_options(synchronize_session=False)
     )
     return cast(CursorResult[Any], result).rowcount == 1
+
+
+async def _claim_head(
+    session: AsyncSession, chat_id: int, now: datetime, until: datetime, worker_id: str
+) -> Row | None:
+    """Claim the chat's oldest pending row if it is due, free and the chat is not blocked."""
+    head = (
+        select(func.min(Outbox.id))
+        .where(Outbox.chat_id == chat_id, Outbox.status == "pending")
+        .scalar_subquery()
+    )
+    blocked = select(BlockedChat.chat_id).where(BlockedChat.chat_id == chat_id).exists()
+    result = await session.execute(
+        update(Outbox)
+        .where(Outbox.id == head, _due_clause(now), _not_claimed_clause(), ~blocked)
+        .values(error=f"{CLAIM_PREFIX}{worker_id}", next_attempt_at=until)
+        .returning(Outbox.id, Outbox.chat_id, Outbox.payload, Outbox.attempts)
+        .execution_options(synchronize_session=False)
+    )
+    found = result.first()
+    if found is None:
+        return None
+    return Row(found.id, found.chat_id, dict(found.payload), found.attempts, until,
+               f"{CLAIM_PREFIX}{worker_id}")  # fmt: skip
 
 
 async def _release(session: AsyncSession, outbox_id: int, at: datetime, error: str) -> None:
