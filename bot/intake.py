@@ -42,17 +42,14 @@ class Inbox:
         if not updates:
             return 0
         now = self.clock.now()
-        fresh: list[tuple[int, dict[str, Any]]] = []
+        ordered = sorted(updates, key=lambda u: u["update_id"])
+        rows = [(int(u["update_id"]), route(int(u["update_id"]), u).chat_id, u) for u in ordered]
         async with self.db.transaction() as session:
-            inbox = InboxRepo(session)
-            for payload in sorted(updates, key=lambda u: u["update_id"]):
-                update_id = int(payload["update_id"])
-                incoming = route(update_id, payload)
-                if await inbox.record(update_id, incoming.chat_id, payload, now):
-                    fresh.append((update_id, payload))
+            fresh = await InboxRepo(session).record_many(rows, now)
         # Handed over only after the commit: nothing is worked on that could still be lost.
-        for update_id, payload in fresh:
-            self.submit(update_id, payload)
+        for update_id, _chat, payload in rows:
+            if update_id in fresh:
+                self.submit(update_id, payload)
         return len(fresh)
 
 

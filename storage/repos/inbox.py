@@ -32,6 +32,32 @@ class InboxRepo(Repo):
         )
         return (await self.session.execute(stmt)).scalar_one_or_none() is not None
 
+    async def record_many(
+        self, updates: Sequence[tuple[int, int | None, dict[str, Any]]], at: datetime
+    ) -> set[int]:
+        """Store a batch in one statement; the update_ids that were new (not seen before)."""
+        if not updates:
+            return set()
+        table = Inbox.__table__
+        stmt = (
+            dialect_insert(self.session, table)
+            .values(
+                [
+                    {
+                        "update_id": u,
+                        "chat_id": c,
+                        "payload": p,
+                        "status": "pending",
+                        "received_at": at,
+                    }
+                    for u, c, p in updates
+                ]
+            )
+            .on_conflict_do_nothing(index_elements=["update_id"])
+            .returning(table.c.update_id)
+        )
+        return set((await self.session.execute(stmt)).scalars())
+
     async def get(self, update_id: int) -> Inbox | None:
         return await self.session.get(Inbox, update_id)
 

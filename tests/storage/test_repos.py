@@ -193,3 +193,17 @@ async def test_agents_and_surveys(db: Database) -> None:
         survey = await SurveyRepo(s).for_case(case.id)
         assert (survey.rating, survey.comment) == (5, "好")
         assert await SurveyRepo(s).answer(999, NOW) is None
+
+
+async def test_inbox_records_a_batch_and_reports_only_new_updates(db):
+    from datetime import UTC, datetime
+
+    from storage.repos import InboxRepo
+
+    at = datetime(2026, 11, 26, tzinfo=UTC)
+    async with db.transaction() as s:
+        assert await InboxRepo(s).record_many([(1, 10, {"update_id": 1})], at) == {1}
+    async with db.transaction() as s:
+        batch = [(1, 10, {"update_id": 1}), (2, 10, {"update_id": 2}), (3, 11, {"update_id": 3})]
+        assert await InboxRepo(s).record_many(batch, at) == {2, 3}
+        assert [r.update_id for r in await InboxRepo(s).pending()] == [1, 2, 3]
