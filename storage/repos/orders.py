@@ -20,7 +20,11 @@ class OrderRepo(Repo):
         )
 
     async def get(self, order_id: int) -> Order | None:
-        return await self.session.get(Order, order_id, options=[selectinload(Order.items)])
+        # One statement with its items: this runs on most turns of a conversation.
+        result = await self.session.execute(
+            select(Order).where(Order.id == order_id).options(joinedload(Order.items))
+        )
+        return result.unique().scalar_one_or_none()
 
     async def list_for_customer(
         self, customer_id: int, offset: int = 0, limit: int = 10
