@@ -1,5 +1,6 @@
 """Conversation throughput: 200 concurrent customers each run a full return flow through the
-conversation service on SQLite; then raw policy decisions per second.
+conversation service on SQLite — one transaction per event, then with group commit (the
+`Batcher` the bot's processor uses) — and raw policy decisions per second.
 
     .venv/bin/python -m bench.dialog_bench [--customers 200] [--decisions 20000]
 
@@ -21,6 +22,7 @@ from pathlib import Path
 from bench.machine import describe
 from dialogs.clock import FrozenClock
 from dialogs.policy import Claim, ItemFacts, load_policy
+from dialogs.service import Batcher, Job
 from storage.db import Database
 from tests.dialogs.harness import Chat, make_service
 from tests.factories import make_customer, make_order
@@ -65,14 +67,18 @@ async def customer_flow(chat: Chat, phone: str, latencies: list[float]) -> None:
     assert "Approved" in chat.texts_since(chat.last_out), chat.last_text
 
 
-async def conversations(customers: int) -> dict[str, float]:
+async def conversations(customers: int, *, batched: bool = False) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         db = Database(f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}")
         await db.create_all()
         phones = await seed(db, customers)
         service = make_service(db, FrozenClock(NOW))
         latencies: list[float] = []
-        chats = [Chat(service, user_id=10_000 + n, language_code="en") for n in range(customers)]
+        batcher = Batcher(service)
+        via = (lambda event: batcher.submit(Job(event))) if batched else None
+        chats = [
+            Chat(service, user_id=10_000 + n, language_code="en", via=via) for n in range(customers)
+        ]
         started = time.perf_counter()
         flows = (customer_flow(c, p, latencies) for c, p in zip(chats, phones, strict=True))
         await asyncio.gather(*flows)
@@ -133,6 +139,7 @@ def main() -> None:
     result = {
         "machine": describe(),
         "conversation": asyncio.run(conversations(args.customers)),
+        "conversation_group_commit": asyncio.run(conversations(args.customers, batched=True)),
         "policy": decisions(args.decisions),
     }
     print(json.dumps(result, ensure_ascii=False, indent=2))

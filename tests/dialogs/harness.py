@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from dialogs.clock import FrozenClock
@@ -47,6 +48,8 @@ class Chat:
     answers: list[CallbackAnswer] = field(default_factory=list)
     last_out: list[Outgoing] = field(default_factory=list)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+    # How events reach the service: one transaction each by default, or e.g. a Batcher.
+    via: Callable[[Event], Awaitable[list[Outgoing]]] | None = None
 
     @property
     def chat_id(self) -> int:
@@ -63,7 +66,7 @@ class Chat:
         return await self.deliver(event)
 
     async def deliver(self, event: Event) -> list[Outgoing]:
-        out = await self.service.handle(event)
+        out = await (self.via or self.service.handle)(event)
         self.last_out = out
         for item in out:
             if isinstance(item, CallbackAnswer):
