@@ -1,8 +1,8 @@
 """The outbox worker: delivers queued rows to Telegram, never twice, in order per chat.
 
 Each chat is drained by at most one task at a time (strict id order, the chat's head row first);
-different chats run concurrently up to `concurrency`. A row is claimed in a short transaction
-before its call and settled in another right after it; no transaction spans network I/O.
+different chats run concurrently up to `concurrency`. A row is claimed before its call and settled
+right after it, both through the shared group-commit writer; no transaction spans network I/O.
 Guarantees, retry policy and the remaining in-doubt window are described in docs/outbox.md.
 """
 
