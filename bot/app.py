@@ -86,7 +86,9 @@ def build(settings: Settings, *, clock: Clock | None = None, bot: Bot | None = N
         db, conversations, clock, timezone=settings.timezone, on_outbox=outbox.wake
     )
     evidence = EvidenceStore(bot, settings.evidence_dir, policy.evidence_max_mb * 1024 * 1024)
-    processor = Processor(service, db, clock, texts, evidence=evidence, on_outbox=outbox.wake)
+    processor = Processor(
+        service, db, clock, texts, evidence=evidence, bot=bot, on_outbox=outbox.wake
+    )
     inbox = Inbox(db, clock, processor.submit)
     return Runtime(settings, clock, db, bot, policy, texts, service, processor, outbox, inbox)
 

@@ -11,7 +11,10 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from aiogram import Bot
+
 from bot.files import EvidenceStore
+from bot.render import answer_callback
 from bot.translate import Incoming, merge_album, route, to_event
 from dialogs.clock import Clock
 from dialogs.events import CallbackAnswer, Reply
@@ -33,11 +36,14 @@ class Processor:
         texts: Texts,
         *,
         evidence: EvidenceStore | None = None,
+        bot: Bot | None = None,
         album_wait: float = ALBUM_WAIT,
         on_outbox: Callable[[], None] | None = None,
     ) -> None:
         self.service = service
         self.batcher = Batcher(service)
+        self.bot = bot
+        self._answering: set[asyncio.Task[None]] = set()
         self.db = db
         self.clock = clock
         self.texts = texts
@@ -122,10 +128,20 @@ class Processor:
             if self.evidence is not None:
                 event = await self.evidence.fetch(event)
             also = [p.update_id for p in parts[1:]]
-            await self.batcher.submit(Job(event, also_done=also, stored=True))
+            outgoing = await self.batcher.submit(Job(event, also_done=also, stored=True))
+            self._answer([o for o in outgoing if isinstance(o, CallbackAnswer)])
         except Exception as exc:
             log.exception("update %s failed", first.update_id)
             await self._failed(parts, exc)
+
+    def _answer(self, answers: list[CallbackAnswer]) -> None:
+        """Stop the pressed buttons' spinners, after the commit and off the chat's path."""
+        if self.bot is None:
+            return
+        for answer in answers:
+            task = asyncio.create_task(answer_callback(self.bot, answer))
+            self._answering.add(task)
+            task.add_done_callback(self._answering.discard)
 
     async def _not_an_event(self, incoming: Incoming) -> None:
         """Membership changes and group traffic: recorded, and blocks noted for the outbox."""
@@ -153,10 +169,10 @@ class Processor:
                 conversation = await ConversationRepo(session).open_for_chat(first.chat_id)
                 locale = conversation.locale if conversation else self.texts.default_locale
                 text = self.texts.render(locale, "common/error")
-                messages = [Reply(first.chat_id, text).as_payload()]
+                message = Reply(first.chat_id, text).as_payload()
+                await OutboxRepo(session).add_many([(first.chat_id, message)], now)
                 callback = first.payload.get("callback_query")
                 if callback:  # every pressed button gets an answer, even now
-                    messages.insert(0, CallbackAnswer(first.chat_id, callback["id"]).as_payload())
-                await OutboxRepo(session).add_many([(first.chat_id, m) for m in messages], now)
+                    self._answer([CallbackAnswer(first.chat_id, callback["id"])])
         if self.on_outbox is not None:
             self.on_outbox()

@@ -16,8 +16,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 from aiogram import Bot
-from aiogram.exceptions import TelegramBadRequest
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.types import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -29,6 +30,8 @@ from aiogram.types import (
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
 )
+
+from dialogs.events import CallbackAnswer
 
 log = logging.getLogger(__name__)
 
@@ -229,6 +232,15 @@ def _plan_callback_answer(p: dict[str, Any]) -> list[Step]:
             log.info("callback query %s expired before it was answered", query_id)
 
     return [Step("answerCallbackQuery", call, flood_limited=False)]
+
+
+async def answer_callback(bot: Bot, answer: CallbackAnswer) -> None:
+    """Answer a pressed button directly (not through the outbox: nothing is lost with it)."""
+    try:
+        await deliver(bot, answer.as_payload())
+    except (TelegramAPIError, aiohttp.ClientError, TimeoutError) as error:
+        # The spinner on the customer's button stops by itself a little later.
+        log.info("callback %s not answered: %s", answer.callback_id, error)
 
 
 # --- photos and albums --------------------------------------------------------------------

@@ -26,7 +26,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from dialogs.clock import Clock
 from dialogs.conversation import Conversations, ConversationState
-from dialogs.events import Event, Outgoing
+from dialogs.events import Event, Outgoing, Reply
 from dialogs.flow import State
 from dialogs.store_port import StoragePort
 from storage.db import Database
@@ -113,7 +113,7 @@ class ConversationService:
                         raise
                     log.info("retrying event %s after concurrent write: %s", event.event_id, exc)
                     await asyncio.sleep(0.01 * (attempt + 1))
-        await self._notify(bool(outgoing))
+        await self._notify(_messages(outgoing))
         return outgoing
 
     async def handle_many(self, jobs: Sequence[Job]) -> list[list[Outgoing]]:
@@ -143,7 +143,7 @@ class ConversationService:
                     )
                     for job in jobs
                 ]  # fmt: skip
-        await self._notify(any(results))
+        await self._notify(any(_messages(r) for r in results))
         return results
 
     async def _notify(self, anything: bool) -> None:
@@ -207,8 +207,10 @@ class ConversationService:
         conversation.customer_id = state.customer_id
         conversation.mode = "agent" if state.state == State.WITH_AGENT else "bot"
         conversation.updated_at = now
+        # Callback answers are not stored: they only stop the button's spinner, so the caller
+        # sends them straight after the commit (a lost one costs nothing but a slower spinner).
         await OutboxRepo(session).add_many(
-            [(event.chat_id, message.as_payload()) for message in outgoing], now
+            [(event.chat_id, m.as_payload()) for m in outgoing if isinstance(m, Reply)], now
         )
         if stored:
             if not await inbox.finish_pending(event.event_id, now):
@@ -220,6 +222,10 @@ class ConversationService:
                 await inbox.mark_done(update_id, now)
         await session.flush()
         return outgoing
+
+
+def _messages(outgoing: Sequence[Outgoing]) -> bool:
+    return any(isinstance(o, Reply) for o in outgoing)
 
 
 def _describe(event: Event) -> dict[str, Any]:

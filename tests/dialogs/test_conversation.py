@@ -354,7 +354,8 @@ async def test_a_duplicate_event_is_processed_once(service, shop, db):
     second = await chat.deliver(event)
     assert first and second == []
     assert len(await cases(db)) == 1
-    assert await count(db, Outbox) == outbox_before + len(first)
+    messages = [o for o in first if isinstance(o, Reply)]  # callback answers are not stored
+    assert await count(db, Outbox) == outbox_before + len(messages)
 
 
 async def test_a_stale_button_changes_nothing(service, shop, db):
