@@ -277,6 +277,14 @@ class Outbox(Base):
     __table_args__ = (
         CheckConstraint(_one_of("status", OUTBOX_STATUSES), name="status"),
         Index("ix_outbox_status_next_id", "status", "next_attempt_at", "id"),
+        # Each chat's oldest pending row, looked up for every message the worker sends.
+        Index(
+            "ix_outbox_pending_chat",
+            "chat_id",
+            "id",
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
