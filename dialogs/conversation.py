@@ -21,7 +21,7 @@ from dialogs.flow import Flow, State
 from dialogs.links import LinkSigner
 from dialogs.policy import Policy
 from dialogs.policy.types import Claim, Decision, ItemFacts
-from dialogs.shop import CaseView, ItemView, NewCase, OrderView, ShopPort
+from dialogs.shop import ItemView, NewCase, OrderView, ShopPort
 from dialogs.texts import Texts
 from storage.phones import to_e164
 
@@ -1080,6 +1080,3 @@ class Conversations:
             info=self.info,
         )
         return await turn.run()
-
-    def case_lines(self, locale: str, cases: list[CaseView]) -> str:
-        return self.texts.render(locale, "status/list", cases=cases)
