@@ -1,7 +1,6 @@
 """The outbox worker against the emulator: order, retries, blocked chats, never twice."""
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,7 +18,8 @@ from dialogs.events import Event
 from storage.db import Database
 from storage.models import BlockedChat, Outbox
 from storage.repos import OutboxRepo
-from tests.bot.test_render import TOKEN, buttons, decoded, message
+from tests.bot.conftest import TOKEN
+from tests.bot.test_render import buttons, decoded, message
 from tests.dialogs.harness import make_service
 
 START = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
@@ -41,26 +41,6 @@ class FakeTime:
 
 
 FAST = Limits(private=Rate(1000, 1000), group=Rate(1000, 1000), overall=Rate(1000, 1000))
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[EmulatorServer]:
-    async with EmulatorServer() as running:
-        yield running
-
-
-@pytest.fixture
-def emu(server: EmulatorServer) -> Iterator[Emulator]:
-    yield server.emulator
-    assert server.emulator.validation_errors == []
-    assert server.emulator.result_errors == []
-
-
-@pytest.fixture
-async def bot(server: EmulatorServer) -> AsyncIterator[Bot]:
-    session = AiohttpSession(api=TelegramAPIServer.from_base(server.base_url))
-    async with Bot(TOKEN, session=session) as client:
-        yield client
 
 
 @pytest.fixture

@@ -1,38 +1,13 @@
 """Payloads rendered as Bot API calls, sent by a real aiogram Bot to the emulator over HTTP."""
 
 import json
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 from aiogram import Bot
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
 
-from bot.emulator import Emulator, EmulatorServer, SimUser
+from bot.emulator import Emulator, SimUser
 from bot.render import MAX_TEXT, PayloadError, deliver, plan, split_html
-
-TOKEN = "123456:" + "A" * 35
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[EmulatorServer]:
-    async with EmulatorServer() as running:
-        yield running
-
-
-@pytest.fixture
-def emu(server: EmulatorServer) -> Iterator[Emulator]:
-    yield server.emulator
-    assert server.emulator.validation_errors == []
-    assert server.emulator.result_errors == []
-
-
-@pytest.fixture
-async def bot(server: EmulatorServer) -> AsyncIterator[Bot]:
-    session = AiohttpSession(api=TelegramAPIServer.from_base(server.base_url))
-    async with Bot(TOKEN, session=session) as client:
-        yield client
 
 
 @pytest.fixture
