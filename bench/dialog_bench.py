@@ -1,6 +1,7 @@
 """Conversation throughput: 200 concurrent customers each run a full return flow through the
 conversation service on SQLite — one transaction per event, then with group commit (the
-`Batcher` the bot's processor uses) — and raw policy decisions per second.
+`Batcher` the bot's processor uses) —, the same flow through the conversation logic alone (no
+database), and raw policy decisions per second.
 
     .venv/bin/python -m bench.dialog_bench [--customers 200] [--decisions 20000]
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import statistics
 import tempfile
@@ -21,8 +23,12 @@ from pathlib import Path
 
 from bench.machine import describe
 from dialogs.clock import FrozenClock
+from dialogs.conversation import Conversations, ConversationState, ShopInfo
+from dialogs.events import Event, MediaFile, Reply
 from dialogs.policy import Claim, ItemFacts, load_policy
 from dialogs.service import Batcher, Job
+from dialogs.shop import CaseView, CustomerView, ItemView, NewCase, OrderView
+from dialogs.texts import Texts
 from storage.db import Database
 from tests.dialogs.harness import Chat, make_service
 from tests.factories import make_customer, make_order
@@ -95,6 +101,89 @@ async def conversations(customers: int, *, batched: bool = False) -> dict[str, f
     }
 
 
+class MemoryShop:
+    """A ShopPort over one customer and one order in memory: the turn's own cost, no database."""
+
+    def __init__(self) -> None:
+        delivered = NOW - timedelta(days=3)
+        item = ItemView(1, 1, "PH-1", "Phone X", "electronics", 1, Decimal("1999.00"))
+        self.customer_view = CustomerView(1, "+8613700000000", "客户", "zh")
+        self.order_view = OrderView(1, "BN0000000001", 1, "delivered", delivered, delivered,
+                                    delivered, delivered, "online", "CNY", (item,))  # fmt: skip
+        self.created = 0
+
+    async def customer(self, customer_id: int) -> CustomerView:
+        return self.customer_view
+
+    async def customer_by_phone(self, phone: str) -> CustomerView:
+        return self.customer_view
+
+    async def link_telegram(self, customer_id: int, user_id: int) -> None:
+        return None
+
+    async def order_by_no(self, order_no: str) -> OrderView:
+        return self.order_view
+
+    async def order(self, order_id: int) -> OrderView:
+        return self.order_view
+
+    async def orders_page(self, customer_id: int, offset: int, limit: int):
+        return [self.order_view], 1
+
+    async def cases(self, customer_id: int, limit: int) -> list[CaseView]:
+        return []
+
+    async def count_cases_since(self, customer_id: int, since: datetime) -> int:
+        return 0
+
+    async def evidence_used_elsewhere(self, file_unique_ids: list[str]) -> set[str]:
+        return set()
+
+    async def create_case(self, case: NewCase, now: datetime) -> CaseView:
+        self.created += 1
+        return CaseView(self.created, f"AS-{self.created}", "BN0000000001", "Phone X",
+                        case.service, case.reason, case.status, case.outcome, now)  # fmt: skip
+
+    async def add_case_event(self, *args: object) -> None:
+        return None
+
+
+async def turns_without_database(flows: int) -> dict[str, float]:
+    """The same return flow through `Conversations.handle` alone (templates, policy, flow)."""
+    conversations = Conversations(
+        policy=load_policy("standard"),
+        texts=Texts(),
+        clock=FrozenClock(NOW),
+        info=ShopInfo(return_address="addr"),
+    )
+    shop = MemoryShop()
+    ids = itertools.count(1)
+    events = 0
+    started = time.perf_counter()
+    for _ in range(flows):
+        state = ConversationState(locale="en")
+        steps: list[dict[str, object]] = [
+            {"kind": "command", "command": "start"},
+            {"kind": "contact", "contact_phone": "8613700000000", "contact_user_id": 1},
+            {"press": "New request"}, {"press": "BN"}, {"press": "Return and refund"},
+            {"press": "Quality"}, {"kind": "text", "text": "The screen flickers"},
+            {"kind": "media", "media": (MediaFile("photo", "f1", "u1"),)},
+            {"press": "Done"}, {"press": "Confirm"},
+        ]  # fmt: skip
+        last: list = []
+        for step in steps:
+            if "press" in step:
+                label = str(step["press"])
+                data = next(b.data for o in reversed(last) if isinstance(o, Reply)
+                            for row in o.buttons for b in row if label in b.text)  # fmt: skip
+                step = {"kind": "button", "data": data, "callback_id": "c", "message_id": 1}
+            event = Event(next(ids), 1, 1, **step)  # type: ignore[arg-type]
+            last = await conversations.handle(state, event, shop)
+            events += 1
+    elapsed = time.perf_counter() - started
+    return {"events": events, "microseconds_per_event": round(elapsed / events * 1e6)}
+
+
 def decisions(count: int) -> dict[str, float]:
     policy = load_policy("standard")
     delivered = NOW - timedelta(days=3)
@@ -140,6 +229,7 @@ def main() -> None:
         "machine": describe(),
         "conversation": asyncio.run(conversations(args.customers)),
         "conversation_group_commit": asyncio.run(conversations(args.customers, batched=True)),
+        "turn_without_database": asyncio.run(turns_without_database(args.customers)),
         "policy": decisions(args.decisions),
     }
     print(json.dumps(result, ensure_ascii=False, indent=2))
