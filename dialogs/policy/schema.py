@@ -12,40 +12,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-ServiceName = Literal["return", "exchange", "repair", "refund", "missing_parts"]
-ReasonName = Literal[
-    "no_reason",
-    "quality",
-    "not_as_described",
-    "transit_damage",
-    "wrong_item",
-    "missing_parts",
-    "size_colour",
-    "not_received",
-]
-ReasonOrDefault = Literal[
-    "default",
-    "no_reason",
-    "quality",
-    "not_as_described",
-    "transit_damage",
-    "wrong_item",
-    "missing_parts",
-    "size_colour",
-    "not_received",
-]
-CategoryName = Literal[
-    "electronics",
-    "appliances",
-    "apparel",
-    "fresh_food",
-    "custom_made",
-    "digital",
-    "periodicals",
-    "hygiene",
-    "other",
-]
-ConditionName = Literal["unused", "packaging_intact", "accessories_complete", "tags_attached"]
+from dialogs.domain import Category, Condition, Reason, Service
+
+# The names come from dialogs.domain, so a profile accepts exactly what the conversation knows.
+ServiceName = Literal[tuple(Service)]  # type: ignore[valid-type]
+ReasonName = Literal[tuple(Reason)]  # type: ignore[valid-type]
+ReasonOrDefault = Literal[("default", *Reason)]  # type: ignore[valid-type]
+CategoryName = Literal[tuple(Category)]  # type: ignore[valid-type]
+ConditionName = Literal[tuple(Condition)]  # type: ignore[valid-type]
 Anchor = Literal["purchase", "payment", "shipment", "delivery", "discovery"]
 Unit = Literal["hours", "days", "working_days"]
 Payer = Literal["merchant", "customer"]

@@ -57,6 +57,12 @@ async def open_order(alice: Tg, url: str, first_item: str) -> None:
     await alice.tap((await orders_of(url, ALICE))[first_item])
 
 
+async def scarf_exchange_to_summary(alice: Tg) -> None:
+    """From the power bank order's item list to the summary of a size exchange of the scarf."""
+    for label in ("Merino wool scarf", "Exchange", "Wrong size or colour", "Yes", "Yes", "Skip"):
+        await alice.tap(label)
+
+
 async def test_full_return_with_photos(emulator: EmulatorServer, shop_url, tmp_path):
     async with running_bot(emulator, shop_url, tmp_path) as bot:
         emu = bot.emu
@@ -92,12 +98,7 @@ async def test_exchange_and_navigation_edits_the_menu(emulator, shop_url, tmp_pa
         await alice.tap("New request")
         assert alice.last.message_id == menu_id  # edited in place, not a new message
         await alice.tap((await orders_of(shop_url, ALICE))[POWER_BANK])
-        await alice.tap("Merino wool scarf")
-        await alice.tap("Exchange")
-        await alice.tap("Wrong size or colour")
-        await alice.tap("Yes")
-        await alice.tap("Yes")
-        await alice.tap("Skip")
+        await scarf_exchange_to_summary(alice)
         await alice.tap("Confirm")
         assert "Approved" in alice.texts()
     [case] = await all_cases(shop_url)
@@ -189,12 +190,7 @@ async def test_duplicate_update_makes_one_case(emulator, shop_url, tmp_path):
         emu = bot.emu
         alice = await alice_at_menu(emu)
         await open_order(alice, shop_url, POWER_BANK)
-        await alice.tap("Merino wool scarf")
-        await alice.tap("Exchange")
-        await alice.tap("Wrong size or colour")
-        await alice.tap("Yes")
-        await alice.tap("Yes")
-        await alice.tap("Skip")
+        await scarf_exchange_to_summary(alice)
         summary = alice.last
         confirm = next(b for b in summary.buttons if "Confirm" in b["text"])
         update = await emu.user_clicks(alice.user, summary, confirm["callback_data"])
