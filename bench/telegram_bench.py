@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.telegram_bench [--customers 200] [--seconds 20 | --rounds N]
         [--warmup 5] [--database sqlite|postgresql] [--database-url URL] [--json]
-        [--no-unpaced] [--trace]
+        [--no-unpaced] [--only echo|bot|unpaced] [--trace]
 
 Both bots run in their own process (pinned to one core) and poll the local Bot API emulator,
 which runs here together with the load generator (pinned to another core when there is one).
@@ -484,6 +484,7 @@ class Options:
     bot_core: int
     trace: bool
     unpaced: bool
+    only: str | None = None
 
 
 def percentile(values: list[float], p: int) -> float:
@@ -752,6 +753,11 @@ def text_report(result: dict[str, Any]) -> str:
 async def run(opts: Options) -> dict[str, Any]:
     os.sched_setaffinity(0, {opts.emu_core})
     with tempfile.TemporaryDirectory(prefix="telegram-bench-") as tmp:
+        if opts.only:  # one bot alone, for quick comparisons while working on it
+            runs = [await measure(opts.only, opts, Path(tmp))]
+            return {"machine": describe(), "database": opts.database, "runs": runs,
+                    "customers": opts.customers, "cores": f"bot on core {opts.bot_core}",
+                    "ratio": None, "unpaced_ratio": None}  # fmt: skip
         runs = [
             await measure("echo", opts, Path(tmp)),
             await measure("bot", opts, Path(tmp)),
@@ -797,6 +803,9 @@ def main() -> None:
         default=True,
         help="also run this bot with the outbox's flood limits lifted (bench/telegram_unpaced.py)",
     )
+    parser.add_argument(
+        "--only", choices=["echo", "bot", "unpaced"], help="run just this one bot (no ratios)"
+    )
     args = parser.parse_args()
     if args.database == "postgresql" and not args.database_url:
         parser.error("--database postgresql needs --database-url postgresql+asyncpg://...")
@@ -814,6 +823,7 @@ def main() -> None:
         bot_core=cores[1] if len(cores) > 1 else cores[0],
         trace=args.trace,
         unpaced=args.unpaced,
+        only=args.only,
     )
     result = asyncio.run(run(opts))
     if args.json:

@@ -25,6 +25,7 @@ from bot.intake import ALLOWED_UPDATES, Inbox, Polling, webhook_app
 from bot.outbox import OutboxWorker
 from bot.processor import Processor
 from bot.ratelimit import RateLimiter
+from bot.responses import KEPT  # noqa: F401  (imported for its effect: see the module)
 from bot.settings import Settings
 from dialogs.clock import Clock, SystemClock
 from dialogs.conversation import COMMANDS, Conversations, ShopInfo

@@ -31,7 +31,7 @@ from aiogram.exceptions import (
     TelegramServerError,
     TelegramUnauthorizedError,
 )
-from sqlalchemy import and_, func, not_, or_, select, update
+from sqlalchemy import and_, bindparam, func, not_, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -224,14 +224,14 @@ class OutboxWorker:
     async def _next(self, chat_id: int) -> Row | None:
         """The chat's head row, claimed, once it is due; in-doubt rows are failed on the way.
 
-        Reading and claiming happen in the shared group transaction (one commit for many chats'
-        claims); the rate slot is waited for after the claim, well inside the lease.
+        Claims of many chats share one statement and one commit (the group writer); only a head
+        that is neither claimable nor plainly absent or not yet due takes the slow path. The
+        rate slot is waited for after the claim, well inside the lease.
         """
-        while True:
+        taken = await self.group.run_merged(self._claim_heads, chat_id)
+        while taken is _AGAIN:
             now = self.clock.now()
             taken = await self.group.run(functools.partial(self._take, chat_id=chat_id, now=now))
-            if taken is not _AGAIN:
-                break
         if isinstance(taken, Row):
             step = _next_step(taken)
             if step is not None and step.flood_limited:
@@ -239,9 +239,26 @@ class OutboxWorker:
             return taken
         return None
 
+    async def _claim_heads(self, session: AsyncSession, chat_ids: list[int]) -> list[object]:
+        """For each chat: its head row claimed, None (nothing due), or _AGAIN (look closer)."""
+        now = self.clock.now()
+        claimed = await _claim_heads(session, chat_ids, now, now + self.lease, self.worker_id)
+        missed = [chat_id for chat_id in chat_ids if chat_id not in claimed]
+        heads = await _heads(session, missed) if missed else {}
+        answers: list[object] = []
+        for chat_id in chat_ids:
+            if chat_id in claimed:
+                answers.append(claimed[chat_id])
+            elif chat_id not in heads or not _is_due(heads[chat_id], now):
+                answers.append(None)
+            else:  # due but not claimed: blocked, a vanished worker's lease, or a race
+                answers.append(_AGAIN)
+        return answers
+
     async def _take(self, session: AsyncSession, chat_id: int, now: datetime) -> Row | object:
-        claimed = await _claim_head(session, chat_id, now, now + self.lease, self.worker_id)
-        if claimed is not None:  # the usual case: one statement
+        until = now + self.lease
+        claimed = (await _claim_heads(session, [chat_id], now, until, self.worker_id)).get(chat_id)
+        if claimed is not None:
             return claimed
         # Nothing claimable: find out why (nothing due, blocked, a vanished worker's row).
         row = await _head(session, chat_id)
@@ -291,24 +308,23 @@ class OutboxWorker:
                 row.payload[PROGRESS] = {"steps": index + 1, "message_id": message_id}
                 lease_end = self.clock.now() + self.lease
                 await self._record(row.id, payload=row.payload, next_attempt_at=lease_end)
-        await self._record(
-            row.id,
-            status="sent",
-            sent_at=self.clock.now(),
-            telegram_message_id=message_id,
-            attempts=Outbox.attempts + 1,
-            error=None,
-        )
+        await self._record(row.id, sent=(self.clock.now(), message_id))
         return True
 
-    async def _record(self, outbox_id: int, **values: Any) -> None:
-        """Write what Telegram accepted. This write is what keeps the row from being sent
-        again, so a failing commit is retried briefly; if it still fails the row stays claimed
-        and ends up "in doubt", which is never re-sent either."""
+    async def _record(
+        self, outbox_id: int, *, sent: tuple[datetime, int | None] | None = None, **values: Any
+    ) -> None:
+        """Write what Telegram accepted (`sent`: the row is done; else the given columns).
+        This write is what keeps the row from being sent again, so a failing commit is retried
+        briefly; if it still fails the row stays claimed and ends up "in doubt", which is never
+        re-sent either."""
         statement = update(Outbox).where(Outbox.id == outbox_id).values(**values)
         for attempt in range(1, RECORD_TRIES + 1):
             try:
-                await self.group.run(lambda session: session.execute(statement))
+                if sent is not None:  # the usual write: many chats' marks in one statement
+                    await self.group.run_merged(_mark_sent, (outbox_id, *sent))
+                else:
+                    await self.group.run(lambda session: session.execute(statement))
                 return
             except SQLAlchemyError:
                 if attempt == RECORD_TRIES:
@@ -404,6 +420,68 @@ async def _head(session: AsyncSession, chat_id: int) -> Row | None:
     return None if row is None else Row.of(row)
 
 
+async def _heads(session: AsyncSession, chat_ids: list[int]) -> dict[int, Row]:
+    """The oldest pending row of each of these chats that has one."""
+    first = (
+        select(func.min(Outbox.id))
+        .where(Outbox.chat_id.in_(chat_ids), Outbox.status == "pending")
+        .group_by(Outbox.chat_id)
+    )
+    rows = (await session.scalars(select(Outbox).where(Outbox.id.in_(first)))).all()
+    return {row.chat_id: Row.of(row) for row in rows}
+
+
+async def _claim_heads(
+    session: AsyncSession, chat_ids: list[int], now: datetime, until: datetime, worker_id: str
+) -> dict[int, Row]:
+    """Claim each chat's oldest pending row that is due, free, and not of a blocked chat."""
+    heads = (
+        select(func.min(Outbox.id))
+        .where(Outbox.chat_id.in_(chat_ids), Outbox.status == "pending")
+        .group_by(Outbox.chat_id)
+    )
+    blocked = select(BlockedChat.chat_id).where(BlockedChat.chat_id.in_(chat_ids))
+    error = f"{CLAIM_PREFIX}{worker_id}"
+    result = await session.execute(
+        update(Outbox)
+        .where(
+            Outbox.id.in_(heads),
+            _due_clause(now),
+            _not_claimed_clause(),
+            Outbox.chat_id.not_in(blocked),
+        )
+        .values(error=error, next_attempt_at=until)
+        .returning(Outbox.id, Outbox.chat_id, Outbox.payload, Outbox.attempts)
+        .execution_options(synchronize_session=False)
+    )
+    return {
+        row.chat_id: Row(row.id, row.chat_id, dict(row.payload), row.attempts, until, error)
+        for row in result
+    }
+
+
+_SENT = (
+    update(Outbox.__table__)
+    .where(Outbox.__table__.c.id == bindparam("b_id"))
+    .values(
+        status="sent",
+        sent_at=bindparam("b_sent_at"),
+        telegram_message_id=bindparam("b_message_id"),
+        attempts=Outbox.__table__.c.attempts + 1,
+        error=None,
+    )
+)
+
+
+async def _mark_sent(
+    session: AsyncSession, rows: list[tuple[int, datetime, int | None]]
+) -> list[None]:
+    """Rows Telegram accepted, as one executemany: (id, sent_at, telegram_message_id)."""
+    params = [{"b_id": i, "b_sent_at": at, "b_message_id": m} for i, at, m in rows]
+    await session.execute(_SENT, params)
+    return [None] * len(rows)
+
+
 async def _claim(
     session: AsyncSession, row: Row, now: datetime, until: datetime, worker_id: str
 ) -> bool:
@@ -424,30 +502,6 @@ async def _claim(
         .execution_options(synchronize_session=False)
     )
     return cast(CursorResult[Any], result).rowcount == 1
-
-
-async def _claim_head(
-    session: AsyncSession, chat_id: int, now: datetime, until: datetime, worker_id: str
-) -> Row | None:
-    """Claim the chat's oldest pending row if it is due, free and the chat is not blocked."""
-    head = (
-        select(func.min(Outbox.id))
-        .where(Outbox.chat_id == chat_id, Outbox.status == "pending")
-        .scalar_subquery()
-    )
-    blocked = select(BlockedChat.chat_id).where(BlockedChat.chat_id == chat_id).exists()
-    result = await session.execute(
-        update(Outbox)
-        .where(Outbox.id == head, _due_clause(now), _not_claimed_clause(), ~blocked)
-        .values(error=f"{CLAIM_PREFIX}{worker_id}", next_attempt_at=until)
-        .returning(Outbox.id, Outbox.chat_id, Outbox.payload, Outbox.attempts)
-        .execution_options(synchronize_session=False)
-    )
-    found = result.first()
-    if found is None:
-        return None
-    return Row(found.id, found.chat_id, dict(found.payload), found.attempts, until,
-               f"{CLAIM_PREFIX}{worker_id}")  # fmt: skip
 
 
 async def _release(session: AsyncSession, outbox_id: int, at: datetime, error: str) -> None:

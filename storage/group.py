@@ -3,6 +3,9 @@
 Each `run(work)` call queues a function of the session; a single drainer runs everything queued
 at that moment in one transaction and hands each caller its own result. Nothing waits on
 purpose: a lone call commits at once, calls that pile up while a commit runs share the next.
+`run_merged(merge, item)` goes further for writes of one kind: all items queued with the same
+`merge` function become one call of it (one statement for a hundred rows, where a statement
+each would cost far more than the rows themselves).
 If the shared transaction fails, each piece is redone alone so an error reaches only its caller.
 """
 
@@ -10,7 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,22 +23,44 @@ from storage.db import Database
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+I = TypeVar("I")  # noqa: E741 - an item of merged work
 Work = Callable[[AsyncSession], Awaitable[Any]]
+# Many items in, one result per item out, in the same order.
+Merge = Callable[[AsyncSession, list[Any]], Awaitable[Sequence[Any]]]
+
+
+@dataclass(slots=True)
+class _Piece:
+    work: Work | None
+    merge: Merge | None
+    item: Any
+    future: asyncio.Future[Any]
 
 
 class GroupWriter:
     def __init__(self, db: Database, max_batch: int = 128) -> None:
         self.db = db
         self.max_batch = max_batch
-        self._queue: list[tuple[Work, asyncio.Future[Any]]] = []
+        self._queue: list[_Piece] = []
         self._task: asyncio.Task[None] | None = None
 
     async def run(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.append((work, future))
+        return await self._queued(_Piece(work, None, None, self._future()))
+
+    async def run_merged(
+        self, merge: Callable[[AsyncSession, list[I]], Awaitable[Sequence[T]]], item: I
+    ) -> T:
+        return await self._queued(_Piece(None, merge, item, self._future()))
+
+    @staticmethod
+    def _future() -> asyncio.Future[Any]:
+        return asyncio.get_running_loop().create_future()
+
+    async def _queued(self, piece: _Piece) -> Any:
+        self._queue.append(piece)
         if self._task is None:
             self._task = asyncio.create_task(self._drain())
-        return await future
+        return await piece.future
 
     async def _drain(self) -> None:
         try:
@@ -46,21 +72,43 @@ class GroupWriter:
         finally:
             self._task = None
 
-    async def _commit(self, batch: list[tuple[Work, asyncio.Future[Any]]]) -> None:
+    async def _commit(self, batch: list[_Piece]) -> None:
         try:
             async with self.db.transaction() as session:
-                results = [await work(session) for work, _ in batch]
+                results = await _apply(session, batch)
         except Exception as exc:  # each piece again on its own: the error reaches only its caller
             if len(batch) == 1:
-                batch[0][1].set_exception(exc)
+                batch[0].future.set_exception(exc)
                 return
             log.info("a group of %d writes failed; committing them one by one", len(batch))
-            for work, future in batch:
+            for piece in batch:
                 try:
                     async with self.db.transaction() as session:
-                        future.set_result(await work(session))
+                        result = (await _apply(session, [piece]))[0]
                 except Exception as exc:  # handed to the caller of this piece
-                    future.set_exception(exc)
+                    piece.future.set_exception(exc)
+                else:
+                    piece.future.set_result(result)
             return
-        for (_, future), result in zip(batch, results, strict=True):
-            future.set_result(result)
+        for piece, result in zip(batch, results, strict=True):
+            piece.future.set_result(result)
+
+
+async def _apply(session: AsyncSession, batch: list[_Piece]) -> list[Any]:
+    """Run the pieces in queue order; merged ones at their first item's place, all at once."""
+    results: list[Any] = [None] * len(batch)
+    merged: dict[Merge, list[int]] = {}
+    for index, piece in enumerate(batch):
+        if piece.merge is not None:
+            merged.setdefault(piece.merge, []).append(index)
+    done: set[Merge] = set()
+    for index, piece in enumerate(batch):
+        if piece.work is not None:
+            results[index] = await piece.work(session)
+        elif piece.merge is not None and piece.merge not in done:
+            done.add(piece.merge)
+            indexes = merged[piece.merge]
+            answers = await piece.merge(session, [batch[i].item for i in indexes])
+            for i, answer in zip(indexes, answers, strict=True):
+                results[i] = answer
+    return results
