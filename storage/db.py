@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from storage import sqlite_driver
 from storage.models import Base
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -30,6 +31,8 @@ class Database:
 
     def __init__(self, url: str, *, echo: bool = False, **engine_kwargs: Any) -> None:
         self.url = make_url(url)
+        if self.url.drivername == "sqlite+aiosqlite":
+            engine_kwargs.setdefault("module", sqlite_driver.dbapi())  # see storage/sqlite_driver
         self.engine: AsyncEngine = create_async_engine(self.url, echo=echo, **engine_kwargs)
         # expire_on_commit=False: objects stay readable after commit without async lazy loads.
         self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
