@@ -566,13 +566,19 @@ async def stages(
     finally:
         await db.dispose()
     parts: dict[str, list[float]] = {"poll": [], "intake": [], "handle_deliver": []}
+    slowest: list[tuple[float, int, list[float]]] = []
     for update_id, sent, reply in samples:
         got, began = fetched.get(update_id), started.get(update_id)
         if got is None or began is None:
             continue
-        parts["poll"].append(got - sent)
-        parts["intake"].append(began - got)
-        parts["handle_deliver"].append(reply - began)
+        split = [got - sent, began - got, reply - began]
+        for name, value in zip(parts, split, strict=True):
+            parts[name].append(value)
+        slowest.append((reply - sent, update_id, split))
+    slowest.sort(reverse=True)
+    for total, update_id, split in slowest[:3]:  # where the tail comes from
+        ms = ", ".join(f"{n} {v * 1000:.0f}" for n, v in zip(parts, split, strict=True))
+        print(f"slowest: update {update_id}: {total * 1000:.0f} ms ({ms})", file=sys.stderr)
     return {
         name: {
             "p50": round(percentile(values, 50) * 1000, 1),

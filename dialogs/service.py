@@ -16,7 +16,7 @@ import copy
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -136,13 +136,16 @@ class ConversationService:
             now = self.clock.now()
             async with self.db.transaction() as session:
                 known = await ConversationRepo(session).open_for_chats(chats)
+                writes = _Writes()
                 results = [
                     await self._turn(
                         session, job.event, job.payload, job.also_done, now,
                         stored=job.stored, conversation=known.get(job.event.chat_id),
+                        writes=writes,
                     )
                     for job in jobs
                 ]  # fmt: skip
+                await writes.apply(session, now)
         await self._notify(any(_messages(r) for r in results))
         return results
 
@@ -169,8 +172,13 @@ class ConversationService:
         *,
         stored: bool = False,
         conversation: Conversation | None = None,
+        writes: _Writes | None = None,
     ) -> list[Outgoing]:
-        """One event inside the caller's transaction: state, case, outbox, inbox row."""
+        """One event inside the caller's transaction: state, case, outbox, inbox row.
+
+        With `writes`, the outbox rows and the pending → done step of stored updates are left
+        to the caller, who writes those of a whole batch at once.
+        """
         inbox = InboxRepo(session)
         if not stored:
             raw = _storable(payload or _describe(event))
@@ -209,9 +217,13 @@ class ConversationService:
         conversation.updated_at = now
         # Callback answers are not stored: they only stop the button's spinner, so the caller
         # sends them straight after the commit (a lost one costs nothing but a slower spinner).
-        await OutboxRepo(session).add_many(
-            [(event.chat_id, m.as_payload()) for m in outgoing if isinstance(m, Reply)], now
-        )
+        messages = [(event.chat_id, m.as_payload()) for m in outgoing if isinstance(m, Reply)]
+        if writes is not None and stored:
+            writes.messages.extend(messages)
+            writes.finished.append(event.event_id)
+            writes.also_done.extend(also_done)
+            return outgoing
+        await OutboxRepo(session).add_many(messages, now)
         if stored:
             if not await inbox.finish_pending(event.event_id, now):
                 raise AlreadyDone(event.event_id)
@@ -222,6 +234,26 @@ class ConversationService:
                 await inbox.mark_done(update_id, now)
         await session.flush()
         return outgoing
+
+
+@dataclass
+class _Writes:
+    """The rows a batch of turns writes alike, written with one statement each."""
+
+    messages: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    finished: list[int] = field(default_factory=list)  # stored updates: pending → done
+    also_done: list[int] = field(default_factory=list)
+
+    async def apply(self, session: AsyncSession, now: datetime) -> None:
+        await OutboxRepo(session).add_many(self.messages, now)
+        inbox = InboxRepo(session)
+        if self.finished:
+            done = await inbox.finish_pending_many(self.finished, now)
+            if len(done) != len(self.finished):
+                # Another worker finished one of them: the batch is redone one by one.
+                raise AlreadyDone(sorted(set(self.finished) - done))
+        for update_id in self.also_done:
+            await inbox.mark_done(update_id, now)
 
 
 def _messages(outgoing: Sequence[Outgoing]) -> bool:

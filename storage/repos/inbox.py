@@ -95,3 +95,14 @@ class InboxRepo(Repo):
             .execution_options(synchronize_session=False)
         )
         return cast(CursorResult[Any], result).rowcount == 1
+
+    async def finish_pending_many(self, update_ids: Sequence[int], at: datetime) -> set[int]:
+        """pending → done for several updates in one statement; the ids that were pending."""
+        table = Inbox.__table__
+        result = await self.session.execute(
+            update(table)
+            .where(table.c.update_id.in_(update_ids), table.c.status == "pending")
+            .values(status="done", processed_at=at, error=None)
+            .returning(table.c.update_id)
+        )
+        return {row[0] for row in result}
