@@ -38,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
 from bot.ratelimit import RateLimiter
-from bot.render import PayloadError, Step, plan
+from bot.render import PayloadError, plan
 from dialogs.clock import Clock
 from storage.db import Database
 from storage.group import GroupWriter
@@ -226,18 +226,13 @@ class OutboxWorker:
 
         Claims of many chats share one statement and one commit (the group writer); only a head
         that is neither claimable nor plainly absent or not yet due takes the slow path. The
-        rate slot is waited for after the claim, well inside the lease.
+        rate slots are waited for after the claim (in `_send`), well inside the lease.
         """
         taken = await self.group.run_merged(self._claim_heads, chat_id)
         while taken is _AGAIN:
             now = self.clock.now()
             taken = await self.group.run(functools.partial(self._take, chat_id=chat_id, now=now))
-        if isinstance(taken, Row):
-            step = _next_step(taken)
-            if step is not None and step.flood_limited:
-                await self.limiter.acquire(chat_id)
-            return taken
-        return None
+        return taken if isinstance(taken, Row) else None
 
     async def _claim_heads(self, session: AsyncSession, chat_ids: list[int]) -> list[object]:
         """For each chat: its head row claimed, None (nothing due), or _AGAIN (look closer)."""
@@ -289,11 +284,11 @@ class OutboxWorker:
             return await self._failed_call(row, error)
         for index in range(done, len(steps)):
             step = steps[index]
-            if index > done and step.flood_limited:
+            if step.flood_limited:
                 try:
                     await self.limiter.acquire(row.chat_id)
                 except asyncio.CancelledError:
-                    # Stopped between two calls: nothing is in flight, so hand the row back
+                    # Stopped before a call: nothing is in flight, so hand the row back
                     # (its progress kept) instead of leaving it to become "in doubt".
                     await self._record(row.id, error=None, next_attempt_at=None)
                     raise
@@ -532,15 +527,6 @@ def _is_due(row: Row, now: datetime) -> bool:
 
 def _claimed(row: Row) -> bool:
     return (row.error or "").startswith(CLAIM_PREFIX)
-
-
-def _next_step(row: Row) -> Step | None:
-    done = (row.payload.get(PROGRESS) or {}).get("steps", 0)
-    try:
-        steps = plan(row.payload)
-    except (PayloadError, KeyError, TypeError):
-        return None  # _send meets the same error and fails the row
-    return steps[done] if done < len(steps) else None
 
 
 def _describe(error: Exception) -> str:
