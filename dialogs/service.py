@@ -31,7 +31,13 @@ from dialogs.flow import State
 from dialogs.store_port import StoragePort
 from storage.db import Database
 from storage.models import Conversation
-from storage.repos import ConversationRepo, CustomerRepo, InboxRepo, OutboxRepo
+from storage.repos import (
+    ConversationRepo,
+    ConversationSave,
+    CustomerRepo,
+    InboxRepo,
+    OutboxRepo,
+)
 
 log = logging.getLogger(__name__)
 RETRIES = 5
@@ -209,12 +215,20 @@ class ConversationService:
         outgoing = await self.conversations.handle(
             state, event, StoragePort(session, self.timezone)
         )
-        conversation.state = state.state
-        conversation.context = state.context  # a new object, so the change is tracked
-        conversation.locale = state.locale
-        conversation.customer_id = state.customer_id
-        conversation.mode = "agent" if state.state == State.WITH_AGENT else "bot"
-        conversation.updated_at = now
+        mode = "agent" if state.state == State.WITH_AGENT else "bot"
+        if writes is not None and stored:
+            save = ConversationSave(
+                conversation.id, conversation.version, state.state, state.context, state.locale,
+                state.customer_id, mode, now,
+            )  # fmt: skip
+            writes.conversations.append(save)
+        else:
+            conversation.state = state.state
+            conversation.context = state.context  # a new object, so the change is tracked
+            conversation.locale = state.locale
+            conversation.customer_id = state.customer_id
+            conversation.mode = mode
+            conversation.updated_at = now
         # Callback answers are not stored: they only stop the button's spinner, so the caller
         # sends them straight after the commit (a lost one costs nothing but a slower spinner).
         messages = [(event.chat_id, m.as_payload()) for m in outgoing if isinstance(m, Reply)]
@@ -240,11 +254,13 @@ class ConversationService:
 class _Writes:
     """The rows a batch of turns writes alike, written with one statement each."""
 
+    conversations: list[ConversationSave] = field(default_factory=list)
     messages: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     finished: list[int] = field(default_factory=list)  # stored updates: pending → done
     also_done: list[int] = field(default_factory=list)
 
     async def apply(self, session: AsyncSession, now: datetime) -> None:
+        await ConversationRepo(session).save_many(self.conversations)
         await OutboxRepo(session).add_many(self.messages, now)
         inbox = InboxRepo(session)
         if self.finished:

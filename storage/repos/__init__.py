@@ -2,7 +2,7 @@
 
 from storage.repos.agents import AgentRepo
 from storage.repos.cases import CaseRepo
-from storage.repos.conversations import ConversationRepo
+from storage.repos.conversations import ConversationRepo, ConversationSave
 from storage.repos.customers import CustomerRepo
 from storage.repos.evidence import EvidenceRepo
 from storage.repos.inbox import InboxRepo
@@ -15,6 +15,7 @@ __all__ = [
     "AgentRepo",
     "CaseRepo",
     "ConversationRepo",
+    "ConversationSave",
     "CustomerRepo",
     "EvidenceRepo",
     "InboxRepo",

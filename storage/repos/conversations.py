@@ -1,17 +1,50 @@
-"""Conversations: one open per chat. Save by mutating and flushing; the version column makes a
-concurrent writer fail with StaleDataError instead of overwriting."""
+"""Conversations: one open per chat. Save by mutating and flushing, or several at once with
+`save_many`; either way the version column makes a concurrent writer fail with StaleDataError
+instead of overwriting."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm.exc import StaleDataError
 
 from storage.models import Conversation
 from storage.repos.base import Repo
 from storage.types import utcnow
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationSave:
+    """A conversation's new state, for the version it was read at."""
+
+    id: int
+    version: int
+    state: str
+    context: dict[str, Any]
+    locale: str
+    customer_id: int | None
+    mode: str
+    updated_at: datetime
+
+
+_table = Conversation.__table__
+_SAVE = (
+    update(_table)
+    .where(_table.c.id == bindparam("b_id"), _table.c.version == bindparam("b_version"))
+    .values(
+        state=bindparam("b_state"),
+        context=bindparam("b_context", type_=_table.c.context.type),
+        locale=bindparam("b_locale"),
+        customer_id=bindparam("b_customer_id"),
+        mode=bindparam("b_mode"),
+        updated_at=bindparam("b_updated_at", type_=_table.c.updated_at.type),
+        version=_table.c.version + 1,
+    )
+)
 
 
 class ConversationRepo(Repo):
@@ -62,3 +95,22 @@ class ConversationRepo(Repo):
         conversation.is_open = False
         conversation.updated_at = now or utcnow()
         await self.session.flush()
+
+    async def save_many(self, saves: Sequence[ConversationSave]) -> None:
+        """Several conversations in one statement where the driver reports how many rows an
+        executemany changed (SQLite), else one statement each; StaleDataError if any of them
+        was changed since it was read."""
+        params = [
+            {f"b_{k}": getattr(save, k) for k in ConversationSave.__slots__} for save in saves
+        ]
+        if not params:
+            return
+        connection = await self.session.connection()
+        if connection.dialect.supports_sane_multi_rowcount:
+            changed = (await connection.execute(_SAVE, params)).rowcount
+        else:
+            changed = 0
+            for one in params:
+                changed += (await connection.execute(_SAVE, one)).rowcount
+        if changed != len(params):
+            raise StaleDataError(f"{len(params) - changed} conversation(s) changed meanwhile")
