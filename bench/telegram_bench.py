@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.telegram_bench [--customers 200] [--seconds 20 | --rounds N]
         [--warmup 5] [--database sqlite|postgresql] [--database-url URL] [--json]
-        [--no-unpaced] [--only echo|bot|unpaced] [--trace]
+        [--no-unpaced] [--only echo|bot|unpaced] [--trace] [--keep]
 
 Both bots run in their own process (pinned to one core) and poll the local Bot API emulator,
 which runs here together with the load generator (pinned to another core when there is one).
@@ -485,6 +485,7 @@ class Options:
     trace: bool
     unpaced: bool
     only: str | None = None
+    keep: bool = False
 
 
 def percentile(values: list[float], p: int) -> float:
@@ -758,7 +759,10 @@ def text_report(result: dict[str, Any]) -> str:
 
 async def run(opts: Options) -> dict[str, Any]:
     os.sched_setaffinity(0, {opts.emu_core})
-    with tempfile.TemporaryDirectory(prefix="telegram-bench-") as tmp:
+    kept = contextlib.nullcontext(tempfile.mkdtemp(prefix="telegram-bench-")) if opts.keep else None
+    with kept or tempfile.TemporaryDirectory(prefix="telegram-bench-") as tmp:
+        if opts.keep:
+            print(f"keeping {tmp}", file=sys.stderr)
         if opts.only:  # one bot alone, for quick comparisons while working on it
             runs = [await measure(opts.only, opts, Path(tmp))]
             return {"machine": describe(), "database": opts.database, "runs": runs,
@@ -812,6 +816,9 @@ def main() -> None:
     parser.add_argument(
         "--only", choices=["echo", "bot", "unpaced"], help="run just this one bot (no ratios)"
     )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the bots' logs and SQLite files (path on stderr)"
+    )
     args = parser.parse_args()
     if args.database == "postgresql" and not args.database_url:
         parser.error("--database postgresql needs --database-url postgresql+asyncpg://...")
@@ -830,6 +837,7 @@ def main() -> None:
         trace=args.trace,
         unpaced=args.unpaced,
         only=args.only,
+        keep=args.keep,
     )
     result = asyncio.run(run(opts))
     if args.json:

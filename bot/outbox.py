@@ -132,6 +132,7 @@ class OutboxWorker:
         self._wake = asyncio.Event()
         self._stopping = False
         self._busy: set[int] = set()  # chats with a task draining them
+        self._crowded = False  # the last look found more due chats than free slots
         self._tasks: set[asyncio.Task[None]] = set()
 
     # --- control ------------------------------------------------------------------------------
@@ -197,6 +198,8 @@ class OutboxWorker:
             return 0
         async with self.db.read() as session:
             chats = await _due_chats(session, self.clock.now(), limit, self._busy)
+        # Every slot is wanted: more chats may be waiting than there are free slots.
+        self._crowded = len(chats) >= limit
         started = 0
         for chat_id in chats:
             if chat_id in self._busy:  # a concurrent flush() got there first
@@ -209,11 +212,15 @@ class OutboxWorker:
         return started
 
     async def _drain(self, chat_id: int) -> None:
-        """Send the chat's rows in id order until one has to wait or none is due."""
+        """Send the chat's rows in id order until one has to wait or none is due.
+
+        While other chats wait for a slot, a chat gives its slot up after each row: a customer
+        who answers at once would otherwise keep it for good while others wait behind.
+        """
         try:
             while not self._stopping:
                 row = await self._next(chat_id)
-                if row is None or not await self._send(row):
+                if row is None or not await self._send(row) or self._crowded:
                     return
         except Exception:
             log.exception("outbox delivery for chat %s failed", chat_id)
