@@ -487,3 +487,16 @@ async def test_the_services_hook_wakes_the_worker(db, emu, users, clock, make_wo
         await worker.stop()
         await running
     assert emu.validation_errors == []
+
+
+async def test_a_chat_that_keeps_talking_does_not_starve_the_others(
+    db, emu, users, clock, make_worker
+):
+    # One slot: Ann's next rows keep arriving while Bob waits. Bob's row is older than Ann's
+    # second, so it goes out before it: the slot changes hands after each row.
+    ann, bob, _ = users
+    await queue(db, clock, message(ann.id, "Ann 1"), message(bob.id, "Bob 1"))
+    await queue(db, clock, message(ann.id, "Ann 2"), message(ann.id, "Ann 3"))
+    assert await make_worker(concurrency=1).flush(10)
+    sent = [c.params["text"] for c in emu.calls_to("sendMessage") if c.ok]
+    assert sent[-4:] == ["Ann 1", "Bob 1", "Ann 2", "Ann 3"]

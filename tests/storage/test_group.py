@@ -58,3 +58,39 @@ async def test_a_failing_write_fails_alone(db: Database):
         assert await session.scalar(select(func.count()).select_from(BlockedChat)) == 1
     with pytest.raises(Exception, match="no_such_table"):
         await writer.run(bad)
+
+
+async def test_merged_writes_become_one_call_and_each_caller_gets_its_answer(db: Database):
+    writer = GroupWriter(db)
+    calls: list[list[int]] = []
+
+    async def block_all(session, chat_ids: list[int]) -> list[str]:
+        calls.append(chat_ids)
+        session.add_all(BlockedChat(chat_id=c, blocked_at=NOW) for c in chat_ids)
+        await session.flush()
+        return [f"blocked {c}" for c in chat_ids]
+
+    answers = await asyncio.gather(*(writer.run_merged(block_all, n) for n in range(30)))
+    assert answers == [f"blocked {n}" for n in range(30)]
+    assert len(calls) < 30 and sorted(c for call in calls for c in call) == list(range(30))
+    async with db.transaction() as session:
+        assert await session.scalar(select(func.count()).select_from(BlockedChat)) == 30
+
+
+async def test_a_failing_merged_item_fails_alone(db: Database):
+    writer = GroupWriter(db)
+
+    async def block_all(session, chat_ids: list[int]) -> list[int]:
+        if 13 in chat_ids:
+            raise ValueError("unlucky")
+        session.add_all(BlockedChat(chat_id=c, blocked_at=NOW) for c in chat_ids)
+        await session.flush()
+        return chat_ids
+
+    results = await asyncio.gather(
+        *(writer.run_merged(block_all, n) for n in (12, 13, 14)), return_exceptions=True
+    )
+    assert results[0] == 12 and results[2] == 14 and isinstance(results[1], ValueError)
+    async with db.transaction() as session:
+        kept = set(await session.scalars(select(BlockedChat.chat_id)))
+    assert kept == {12, 14}

@@ -207,3 +207,41 @@ async def test_inbox_records_a_batch_and_reports_only_new_updates(db):
         batch = [(1, 10, {"update_id": 1}), (2, 10, {"update_id": 2}), (3, 11, {"update_id": 3})]
         assert await InboxRepo(s).record_many(batch, at) == {2, 3}
         assert [r.update_id for r in await InboxRepo(s).pending()] == [1, 2, 3]
+
+
+async def test_conversations_saved_together_unless_one_changed_meanwhile(db: Database) -> None:
+    import pytest
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from storage.repos import ConversationSave
+
+    async with db.transaction() as s:
+        a = await ConversationRepo(s).create(1, 1, "zh", "identify")
+        b = await ConversationRepo(s).create(2, 2, "zh", "identify")
+
+    def save(conv, state: str, version: int) -> ConversationSave:
+        return ConversationSave(conv.id, version, state, {"step": state}, "en", None, "bot", NOW)
+
+    async with db.transaction() as s:
+        await ConversationRepo(s).save_many([save(a, "menu", 1), save(b, "menu", 1)])
+    with pytest.raises(StaleDataError):  # b was read at version 1 but is at 2 now
+        async with db.transaction() as s:
+            await ConversationRepo(s).save_many([save(a, "order", 2), save(b, "order", 1)])
+    async with db.read() as s:
+        got = await ConversationRepo(s).open_for_chats([1, 2])
+        # Nothing of the failed save stayed, not even a's part of it.
+        assert {c: (v.state, v.locale, v.context, v.version) for c, v in got.items()} == {
+            1: ("menu", "en", {"step": "menu"}, 2),
+            2: ("menu", "en", {"step": "menu"}, 2),
+        }
+
+
+async def test_inbox_finishes_a_batch_and_names_those_that_were_pending(db):
+    from storage.repos import InboxRepo
+
+    async with db.transaction() as s:
+        await InboxRepo(s).record_many([(n, 10 + n, {"update_id": n}) for n in (1, 2, 3)], NOW)
+        await InboxRepo(s).mark_done(2, NOW)
+    async with db.transaction() as s:
+        assert await InboxRepo(s).finish_pending_many([1, 2, 3], NOW) == {1, 3}
+        assert await InboxRepo(s).pending() == []

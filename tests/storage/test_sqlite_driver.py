@@ -1,0 +1,49 @@
+"""The one-trip aiosqlite adapter behaves like SQLAlchemy's own: rows, counts, ids, errors."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from storage.db import Database
+from storage.sqlite_driver import OneTripCursor
+
+
+@pytest.fixture
+async def sqlite(tmp_path) -> Database:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'driver.db'}")
+    async with db.transaction() as s:
+        await s.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT UNIQUE)"))
+    yield db
+    await db.dispose()
+
+
+async def test_statements_go_through_the_one_trip_cursor(sqlite: Database):
+    async with sqlite.read() as s:
+        raw = await (await s.connection()).get_raw_connection()
+        assert isinstance(raw.dbapi_connection.cursor(), OneTripCursor)
+
+
+async def test_rows_counts_and_ids_come_back(sqlite: Database):
+    async with sqlite.transaction() as s:
+        inserted = await s.execute(text("INSERT INTO t (v) VALUES ('a')"))
+        assert inserted.lastrowid == 1
+        many = await s.execute(text("INSERT INTO t (v) VALUES (:v)"), [{"v": c} for c in "bcd"])
+        assert many.rowcount == 3  # summed over the executemany
+        changed = await s.execute(text("UPDATE t SET v = v || '!' WHERE id > 2"))
+        assert changed.rowcount == 2
+        returned = await s.execute(text("UPDATE t SET v = upper(v) WHERE id <= 2 RETURNING id"))
+        assert sorted(r[0] for r in returned) == [1, 2]
+        rows = (await s.execute(text("SELECT id, v FROM t ORDER BY id"))).all()
+        assert [tuple(r) for r in rows] == [(1, "A"), (2, "B"), (3, "c!"), (4, "d!")]
+        assert (await s.execute(text("SELECT v FROM t WHERE id = 9"))).first() is None
+
+
+async def test_errors_are_sqlalchemys_and_roll_back(sqlite: Database):
+    with pytest.raises(IntegrityError):
+        async with sqlite.transaction() as s:
+            await s.execute(text("INSERT INTO t (v) VALUES ('x')"))
+            await s.execute(text("INSERT INTO t (v) VALUES ('x')"))
+    async with sqlite.read() as s:
+        assert (await s.execute(text("SELECT count(*) FROM t"))).scalar() == 0
