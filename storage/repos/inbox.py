@@ -39,24 +39,19 @@ class InboxRepo(Repo):
         if not updates:
             return set()
         table = Inbox.__table__
+        # One cached statement run as an executemany (SQLAlchemy batches it into multi-row
+        # INSERTs itself): a statement built with the rows inside would be compiled anew for
+        # every batch, binding each value on the way.
         stmt = (
             dialect_insert(self.session, table)
-            .values(
-                [
-                    {
-                        "update_id": u,
-                        "chat_id": c,
-                        "payload": p,
-                        "status": "pending",
-                        "received_at": at,
-                    }
-                    for u, c, p in updates
-                ]
-            )
+            .values(status="pending")
             .on_conflict_do_nothing(index_elements=["update_id"])
             .returning(table.c.update_id)
         )
-        return set((await self.session.execute(stmt)).scalars())
+        rows = [
+            {"update_id": u, "chat_id": c, "payload": p, "received_at": at} for u, c, p in updates
+        ]
+        return set((await self.session.execute(stmt, rows)).scalars())
 
     async def get(self, update_id: int) -> Inbox | None:
         return await self.session.get(Inbox, update_id)

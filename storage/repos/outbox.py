@@ -12,6 +12,8 @@ from storage.models import BlockedChat, Outbox
 from storage.repos.base import Repo, dialect_insert
 from storage.types import utcnow
 
+_ADD = insert(Outbox.__table__).values(status="pending", attempts=0)
+
 
 class OutboxRepo(Repo):
     async def add(self, chat_id: int, payload: dict[str, Any], at: datetime) -> Outbox:
@@ -23,14 +25,8 @@ class OutboxRepo(Repo):
     async def add_many(self, messages: Sequence[tuple[int, dict[str, Any]]], at: datetime) -> None:
         """Several messages in one statement (a turn often says two or three things)."""
         if messages:
-            await self.session.execute(
-                insert(Outbox),
-                [
-                    {"chat_id": chat_id, "payload": payload, "status": "pending",
-                     "attempts": 0, "created_at": at}
-                    for chat_id, payload in messages
-                ],
-            )  # fmt: skip
+            rows = [{"chat_id": c, "payload": p, "created_at": at} for c, p in messages]
+            await self.session.execute(_ADD, rows)  # Core executemany: no ORM bookkeeping
 
     async def get(self, outbox_id: int) -> Outbox | None:
         return await self.session.get(Outbox, outbox_id)
