@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dialogs.shop import CaseView, CustomerView, ItemView, NewCase, OrderView
 from storage.models import Case, Customer, Order
 from storage.repos import CaseRepo, CustomerRepo, EvidenceRepo, OrderRepo
+from storage.repos.orders import ITEM_FIELDS, ORDER_FIELDS
 
 
 class StoragePort:
@@ -38,8 +39,16 @@ class StoragePort:
         return order_view(found) if found else None
 
     async def order(self, order_id: int) -> OrderView | None:
-        found = await self.orders.get(order_id)
-        return order_view(found) if found else None
+        rows = await self.orders.rows_with_items(order_id)
+        if not rows:
+            return None
+        first = rows[0]
+        items = tuple(
+            ItemView(row.item_id, first.id, *(getattr(row, f) for f in ITEM_FIELDS))
+            for row in rows
+            if row.item_id is not None
+        )
+        return OrderView(*(getattr(first, f) for f in ORDER_FIELDS), items=items)
 
     async def orders_page(
         self, customer_id: int, offset: int, limit: int

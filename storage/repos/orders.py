@@ -4,13 +4,30 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, bindparam, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from storage.models import Case, Order, OrderItem
 from storage.records import OrderRecord
 from storage.repos.base import Repo
+
+_orders, _items = Order.__table__, OrderItem.__table__
+ORDER_FIELDS = ("id", "order_no", "customer_id", "status", "placed_at", "paid_at", "shipped_at",
+                "delivered_at", "payment_method", "currency")  # fmt: skip
+ITEM_FIELDS = ("sku", "name", "category", "quantity", "unit_price")
+# Built once (its cache key too) and free of ORM bookkeeping: this runs on most turns.
+_WITH_ITEMS = (
+    select(
+        *(_orders.c[name] for name in ORDER_FIELDS),
+        _items.c.id.label("item_id"),
+        *(_items.c[name] for name in ITEM_FIELDS),
+    )
+    .select_from(_orders.outerjoin(_items, _items.c.order_id == _orders.c.id))
+    .where(_orders.c.id == bindparam("order_id"))
+    .order_by(_items.c.id)
+)
 
 
 class OrderRepo(Repo):
@@ -25,6 +42,11 @@ class OrderRepo(Repo):
             select(Order).where(Order.id == order_id).options(joinedload(Order.items))
         )
         return result.unique().scalar_one_or_none()
+
+    async def rows_with_items(self, order_id: int) -> Sequence[Row[Any]]:
+        """The order as plain rows, one per item (item columns None when it has none):
+        `ORDER_FIELDS`, `item_id`, `ITEM_FIELDS`. [] if there is no such order."""
+        return (await self.session.execute(_WITH_ITEMS, {"order_id": order_id})).all()
 
     async def list_for_customer(
         self, customer_id: int, offset: int = 0, limit: int = 10
