@@ -379,6 +379,44 @@ class OutboxWorker:
 
 # --- queries (they belong in storage.repos.OutboxRepo; see docs/outbox.md) ---------------------
 
+# The statements the worker runs all the time are built once, on the table (no ORM
+# bookkeeping), with their parameters bound at each call.
+_t = Outbox.__table__
+_NOW = bindparam("now", type_=_t.c.next_attempt_at.type)
+_DUE = or_(_t.c.next_attempt_at.is_(None), _t.c.next_attempt_at <= _NOW)
+_FREE = or_(_t.c.error.is_(None), not_(_t.c.error.startswith(CLAIM_PREFIX)))
+_CHATS = bindparam("chats", expanding=True)
+_HEAD_IDS = (
+    select(func.min(_t.c.id))
+    .where(_t.c.chat_id.in_(_CHATS), _t.c.status == "pending")
+    .group_by(_t.c.chat_id)
+)
+_ALL_HEADS = (
+    select(func.min(_t.c.id).label("id"))
+    .where(_t.c.status == "pending")
+    .group_by(_t.c.chat_id)
+    .subquery()
+)
+_DUE_CHATS = (
+    select(_t.c.chat_id)
+    .join(_ALL_HEADS, _t.c.id == _ALL_HEADS.c.id)
+    .where(_DUE, _t.c.chat_id.not_in(bindparam("exclude", expanding=True)))
+    .order_by(_t.c.id)
+    .limit(bindparam("limit"))
+)
+_ROW_COLUMNS = (_t.c.id, _t.c.chat_id, _t.c.payload, _t.c.attempts, _t.c.next_attempt_at,
+                _t.c.error)  # fmt: skip
+_HEADS = select(*_ROW_COLUMNS).where(_t.c.id.in_(_HEAD_IDS))
+_BLOCKED = select(BlockedChat.__table__.c.chat_id).where(
+    BlockedChat.__table__.c.chat_id.in_(_CHATS)
+)
+_CLAIM_HEADS = (
+    update(_t)
+    .where(_t.c.id.in_(_HEAD_IDS), _DUE, _FREE, _t.c.chat_id.not_in(_BLOCKED))
+    .values(error=bindparam("claim"), next_attempt_at=bindparam("until", type_=_NOW.type))
+    .returning(_t.c.id, _t.c.chat_id, _t.c.payload, _t.c.attempts)
+)
+
 
 def _due_clause(now: datetime) -> ColumnElement[bool]:
     return or_(Outbox.next_attempt_at.is_(None), Outbox.next_attempt_at <= now)
@@ -393,22 +431,8 @@ async def _due_chats(
 ) -> list[int]:
     """Chats whose oldest pending row is due, oldest first. Only heads count: a chat whose
     head waits for a retry is skipped whole, and one busy chat cannot fill the batch."""
-    heads = (
-        select(func.min(Outbox.id).label("id"))
-        .where(Outbox.status == "pending")
-        .group_by(Outbox.chat_id)
-        .subquery()
-    )
-    query = (
-        select(Outbox.chat_id)
-        .join(heads, Outbox.id == heads.c.id)
-        .where(_due_clause(now))
-        .order_by(Outbox.id)
-        .limit(limit)
-    )
-    if exclude:
-        query = query.where(Outbox.chat_id.not_in(exclude))
-    return list((await session.scalars(query)).all())
+    params = {"now": now, "limit": limit, "exclude": sorted(exclude)}
+    return list((await session.scalars(_DUE_CHATS, params)).all())
 
 
 async def _head(session: AsyncSession, chat_id: int) -> Row | None:
@@ -424,41 +448,19 @@ async def _head(session: AsyncSession, chat_id: int) -> Row | None:
 
 async def _heads(session: AsyncSession, chat_ids: list[int]) -> dict[int, Row]:
     """The oldest pending row of each of these chats that has one."""
-    first = (
-        select(func.min(Outbox.id))
-        .where(Outbox.chat_id.in_(chat_ids), Outbox.status == "pending")
-        .group_by(Outbox.chat_id)
-    )
-    rows = (await session.scalars(select(Outbox).where(Outbox.id.in_(first)))).all()
-    return {row.chat_id: Row.of(row) for row in rows}
+    rows = await session.execute(_HEADS, {"chats": chat_ids})
+    return {row.chat_id: Row(*row) for row in rows}
 
 
 async def _claim_heads(
     session: AsyncSession, chat_ids: list[int], now: datetime, until: datetime, worker_id: str
 ) -> dict[int, Row]:
     """Claim each chat's oldest pending row that is due, free, and not of a blocked chat."""
-    heads = (
-        select(func.min(Outbox.id))
-        .where(Outbox.chat_id.in_(chat_ids), Outbox.status == "pending")
-        .group_by(Outbox.chat_id)
-    )
-    blocked = select(BlockedChat.chat_id).where(BlockedChat.chat_id.in_(chat_ids))
     error = f"{CLAIM_PREFIX}{worker_id}"
-    result = await session.execute(
-        update(Outbox)
-        .where(
-            Outbox.id.in_(heads),
-            _due_clause(now),
-            _not_claimed_clause(),
-            Outbox.chat_id.not_in(blocked),
-        )
-        .values(error=error, next_attempt_at=until)
-        .returning(Outbox.id, Outbox.chat_id, Outbox.payload, Outbox.attempts)
-        .execution_options(synchronize_session=False)
-    )
+    params = {"chats": chat_ids, "now": now, "until": until, "claim": error}
     return {
         row.chat_id: Row(row.id, row.chat_id, dict(row.payload), row.attempts, until, error)
-        for row in result
+        for row in await session.execute(_CLAIM_HEADS, params)
     }
 
 

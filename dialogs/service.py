@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import copy
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -38,6 +38,7 @@ from storage.repos import (
     InboxRepo,
     OutboxRepo,
 )
+from storage.repos.conversations import OpenConversation
 
 log = logging.getLogger(__name__)
 RETRIES = 5
@@ -141,7 +142,12 @@ class ConversationService:
                 await held.enter_async_context(self.locks.hold(chat_id))
             now = self.clock.now()
             async with self.db.transaction() as session:
-                known = await ConversationRepo(session).open_for_chats(chats)
+                repo = ConversationRepo(session)
+                known: Mapping[int, Conversation | OpenConversation]
+                if all(job.stored for job in jobs):  # saved with save_many: plain values do
+                    known = await repo.open_for_chats_plain(chats)
+                else:
+                    known = await repo.open_for_chats(chats)
                 writes = _Writes()
                 results = [
                     await self._turn(
@@ -177,7 +183,7 @@ class ConversationService:
         now: datetime,
         *,
         stored: bool = False,
-        conversation: Conversation | None = None,
+        conversation: Conversation | OpenConversation | None = None,
         writes: _Writes | None = None,
     ) -> list[Outgoing]:
         """One event inside the caller's transaction: state, case, outbox, inbox row.
@@ -223,6 +229,7 @@ class ConversationService:
             )  # fmt: skip
             writes.conversations.append(save)
         else:
+            assert isinstance(conversation, Conversation), "plain values only come with writes"
             conversation.state = state.state
             conversation.context = state.context  # a new object, so the change is tracked
             conversation.locale = state.locale

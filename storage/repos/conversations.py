@@ -31,7 +31,23 @@ class ConversationSave:
     updated_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class OpenConversation:
+    """An open conversation as read for a turn whose result is saved with `save_many`."""
+
+    id: int
+    chat_id: int
+    state: str
+    context: dict[str, Any]
+    locale: str
+    customer_id: int | None
+    version: int
+
+
 _table = Conversation.__table__
+_OPEN = select(*(_table.c[name] for name in OpenConversation.__slots__)).where(
+    _table.c.chat_id.in_(bindparam("chats", expanding=True)), _table.c.is_open
+)
 _SAVE = (
     update(_table)
     .where(_table.c.id == bindparam("b_id"), _table.c.version == bindparam("b_version"))
@@ -59,6 +75,11 @@ class ConversationRepo(Repo):
             select(Conversation).where(Conversation.chat_id.in_(chat_ids), Conversation.is_open)
         )
         return {row.chat_id: row for row in rows}
+
+    async def open_for_chats_plain(self, chat_ids: Sequence[int]) -> dict[int, OpenConversation]:
+        """Like `open_for_chats`, as plain values (no ORM objects to track): for `save_many`."""
+        rows = await self.session.execute(_OPEN, {"chats": list(chat_ids)})
+        return {row.chat_id: OpenConversation(*row) for row in rows}
 
     async def get(self, conversation_id: int) -> Conversation | None:
         return await self.session.get(Conversation, conversation_id)
