@@ -120,9 +120,8 @@ class StoragePort:
             {"outcome": case.outcome, "rules": case.rules, "status": case.status},
             now,
         )
-        # Loaded explicitly: async sessions cannot lazy-load on attribute access.
-        await self.case_repo.session.refresh(row, attribute_names=["order", "item"])
-        return case_view(row)
+        order_no, item_name = await self.orders.order_no_and_item_name(case.item_id)
+        return case_view(row, order_no=order_no, item_name=item_name)
 
     async def add_case_event(
         self, case_id: int, actor: str, kind: str, data: dict[str, Any], now: datetime
@@ -163,12 +162,13 @@ def order_view(o: Order) -> OrderView:
     )
 
 
-def case_view(c: Case) -> CaseView:
+def case_view(c: Case, *, order_no: str | None = None, item_name: str | None = None) -> CaseView:
+    """`order_no` and `item_name` when known, else from the case's loaded relationships."""
     return CaseView(
         id=c.id,
         case_no=c.case_no,
-        order_no=c.order.order_no,
-        item_name=c.item.name,
+        order_no=order_no if order_no is not None else c.order.order_no,
+        item_name=item_name if item_name is not None else c.item.name,
         service=c.service,
         reason=c.reason,
         status=c.status,

@@ -29,6 +29,12 @@ _WITH_ITEMS = (
     .order_by(_items.c.id)
 )
 
+_NAMES = (
+    select(_orders.c.order_no, _items.c.name)
+    .select_from(_items.join(_orders, _items.c.order_id == _orders.c.id))
+    .where(_items.c.id == bindparam("item_id"))
+)
+
 
 class OrderRepo(Repo):
     async def by_no(self, order_no: str) -> Order | None:
@@ -47,6 +53,10 @@ class OrderRepo(Repo):
         """The order as plain rows, one per item (item columns None when it has none):
         `ORDER_FIELDS`, `item_id`, `ITEM_FIELDS`. [] if there is no such order."""
         return (await self.session.execute(_WITH_ITEMS, {"order_id": order_id})).all()
+
+    async def order_no_and_item_name(self, item_id: int) -> tuple[str, str]:
+        row = (await self.session.execute(_NAMES, {"item_id": item_id})).one()
+        return row.order_no, row.name
 
     async def list_for_customer(
         self, customer_id: int, offset: int = 0, limit: int = 10
