@@ -196,8 +196,10 @@ class OutboxWorker:
         limit = min(self.batch, self.concurrency - len(self._busy))
         if limit <= 0 or self._stopping:
             return 0
-        async with self.db.read() as session:
-            chats = await _due_chats(session, self.clock.now(), limit, self._busy)
+        # In the group's transaction: no transaction of its own for a look that comes often.
+        chats = await self.group.run(
+            lambda session: _due_chats(session, self.clock.now(), limit, self._busy)
+        )
         # Every slot is wanted: more chats may be waiting than there are free slots.
         self._crowded = len(chats) >= limit
         started = 0

@@ -31,9 +31,12 @@ class Database:
 
     def __init__(self, url: str, *, echo: bool = False, **engine_kwargs: Any) -> None:
         self.url = make_url(url)
-        if self.url.drivername == "sqlite+aiosqlite":
-            engine_kwargs.setdefault("module", sqlite_driver.dbapi())  # see storage/sqlite_driver
+        one_trip = self.url.drivername == "sqlite+aiosqlite" and "module" not in engine_kwargs
+        if one_trip:  # see storage/sqlite_driver.py
+            engine_kwargs.update(module=sqlite_driver.dbapi(), pool_reset_on_return=None)
         self.engine: AsyncEngine = create_async_engine(self.url, echo=echo, **engine_kwargs)
+        if one_trip:
+            event.listen(self.engine.sync_engine.pool, "reset", sqlite_driver.reset)
         # expire_on_commit=False: objects stay readable after commit without async lazy loads.
         self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False

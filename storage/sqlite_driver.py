@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import collections
 import sqlite3
-from typing import Any
+from typing import Any, cast
 
 import aiosqlite
 from sqlalchemy.dialects.sqlite.aiosqlite import (
@@ -21,8 +21,10 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_cursor,
     AsyncAdapt_aiosqlite_dbapi,
 )
+from sqlalchemy.pool import PoolResetState
 
-Outcome = tuple[Any, list[Any], int, int | None]
+# description, rows, rowcount, lastrowid, and whether a transaction is open afterwards
+Outcome = tuple[Any, list[Any], int, int | None, bool]
 
 
 def _run(conn: sqlite3.Connection, operation: str, parameters: Any) -> Outcome:
@@ -32,7 +34,7 @@ def _run(conn: sqlite3.Connection, operation: str, parameters: Any) -> Outcome:
         cursor.execute(operation, () if parameters is None else parameters)
         description = cursor.description
         rows = cursor.fetchall() if description else []
-        return description, rows, cursor.rowcount, cursor.lastrowid
+        return description, rows, cursor.rowcount, cursor.lastrowid, conn.in_transaction
     finally:
         cursor.close()
 
@@ -41,7 +43,7 @@ def _run_many(conn: sqlite3.Connection, operation: str, seq_of_parameters: Any) 
     cursor = conn.cursor()
     try:
         cursor.executemany(operation, seq_of_parameters)
-        return cursor.description, [], cursor.rowcount, cursor.lastrowid
+        return cursor.description, [], cursor.rowcount, cursor.lastrowid, conn.in_transaction
     finally:
         cursor.close()
 
@@ -93,13 +95,30 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
             self._keep(outcome)
 
     def _keep(self, outcome: Outcome) -> None:
-        self._description, rows, self._rowcount, self._lastrowid = outcome
+        self._description, rows, self._rowcount, self._lastrowid, in_transaction = outcome
         self._rows = collections.deque(rows)
+        cast(OneTripConnection, self._adapt_connection).in_transaction = in_transaction
 
 
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    """Knows, from each statement's trip, whether a transaction is open: the pool's reset
+    (`reset`, below) then rolls back only when there is something to roll back, where
+    SQLAlchemy would spend a trip on a ROLLBACK after every COMMIT."""
+
+    __slots__ = ("in_transaction",)
     _cursor_cls = OneTripCursor
+
+    def __init__(self, dbapi: Any, connection: aiosqlite.Connection) -> None:
+        super().__init__(dbapi, connection)
+        self.in_transaction = False
+
+    def commit(self) -> None:
+        super().commit()
+        self.in_transaction = False
+
+    def rollback(self) -> None:
+        super().rollback()
+        self.in_transaction = False
 
 
 class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
@@ -111,3 +130,11 @@ class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
 def dbapi() -> OneTripDBAPI:
     """For `create_async_engine(..., module=dbapi())` on a sqlite+aiosqlite URL."""
     return OneTripDBAPI(aiosqlite, sqlite3)
+
+
+def reset(dbapi_connection: Any, _record: Any, state: PoolResetState) -> None:
+    """The pool's "reset" event, for engines made with `pool_reset_on_return=None`."""
+    if state.terminate_only or not state.asyncio_safe:
+        return  # the connection is being thrown away, or may not be touched from here
+    if getattr(dbapi_connection, "in_transaction", True):
+        dbapi_connection.rollback()

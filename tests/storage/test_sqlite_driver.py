@@ -47,3 +47,37 @@ async def test_errors_are_sqlalchemys_and_roll_back(sqlite: Database):
             await s.execute(text("INSERT INTO t (v) VALUES ('x')"))
     async with sqlite.read() as s:
         assert (await s.execute(text("SELECT count(*) FROM t"))).scalar() == 0
+
+
+async def test_a_connection_given_back_inside_a_transaction_is_rolled_back(sqlite: Database):
+    from sqlalchemy.util import greenlet_spawn
+
+    raw = await sqlite.engine.raw_connection()
+
+    def write_and_give_back() -> bool:
+        cursor = raw.cursor()
+        cursor.execute("BEGIN IMMEDIATE")
+        cursor.execute("INSERT INTO t (v) VALUES ('lost')")
+        open_then = raw.dbapi_connection.in_transaction
+        raw.close()  # back to the pool without COMMIT or ROLLBACK
+        return open_then
+
+    assert await greenlet_spawn(write_and_give_back)
+    async with sqlite.transaction() as s:  # would fail "within a transaction" if left open
+        assert (await s.execute(text("SELECT count(*) FROM t"))).scalar() == 0
+
+
+async def test_after_a_commit_the_pool_does_not_roll_back_again(sqlite: Database, monkeypatch):
+    import aiosqlite
+
+    trips: list[str] = []
+    original = aiosqlite.Connection._execute
+
+    async def counted(self, fn, *args, **kwargs):
+        trips.append(getattr(fn, "__name__", "?"))
+        return await original(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    async with sqlite.transaction() as s:
+        await s.execute(text("INSERT INTO t (v) VALUES ('a')"))
+    assert trips == ["_run", "_run", "commit"]  # BEGIN, INSERT, COMMIT
