@@ -17,6 +17,8 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
+from bot.cli_run import event_loop_factory
+
 router = Router()
 AGAIN = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="✓", callback_data="ok")]])
 
@@ -44,4 +46,7 @@ async def main(base_url: str, token: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2]))
+    # The same event loop as `aftersales run` (uvloop where installed): the comparison is
+    # between the bots, not between event loops.
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        runner.run(main(sys.argv[1], sys.argv[2]))
