@@ -367,6 +367,7 @@ _PLANNERS: dict[str, Callable[[dict[str, Any]], list[Step]]] = {
 # A tag, an entity or one character: the pieces a cut may fall between, never inside.
 _ATOM = re.compile(r"<[^>]*>|&#?\w+;|.", re.DOTALL)
 _TAG = re.compile(r"<(/?)([a-zA-Z][\w-]*)")
+_TAG_ANY = re.compile(r"<[^>]*>")
 
 
 def split_html(text: str, limit: int) -> list[str]:
@@ -377,6 +378,9 @@ def split_html(text: str, limit: int) -> list[str]:
     characters; the tags open there are closed and reopened in the next part. The raw HTML is
     measured, which is never shorter than the text Telegram counts.
     """
+    if _units(text) <= limit:  # nearly always: what the loop below would give, cheaply
+        whole = text.strip("\n")
+        return [whole] if _visible(whole).strip() else []
     parts: list[str] = []
     current = ""
     for line in _top_level_lines(text):
@@ -400,7 +404,7 @@ def _units(text: str) -> int:
 
 
 def _visible(html: str) -> str:
-    return "".join(atom for atom in _ATOM.findall(html) if not atom.startswith("<"))
+    return _TAG_ANY.sub("", html)  # the atoms that are not tags, as _ATOM would cut them
 
 
 def _apply_tag(atom: str, stack: list[tuple[str, str]]) -> None:
