@@ -20,17 +20,13 @@ import aiohttp
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.types import (
-    InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputMediaDocument,
     InputMediaPhoto,
     InputMediaVideo,
-    KeyboardButton,
-    LinkPreviewOptions,
-    ReplyKeyboardMarkup,
-    ReplyKeyboardRemove,
 )
 
+from bot import json_calls
 from dialogs.events import CallbackAnswer
 
 log = logging.getLogger(__name__)
@@ -42,7 +38,8 @@ MAX_CALLBACK_TEXT = 200
 MAX_ALBUM = 10
 MAX_TOPIC_NAME = 128
 HTML = "HTML"
-NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+NO_PREVIEW = {"is_disabled": True}  # link_preview_options
+INLINE = "inline_keyboard"
 
 # Telegram's answers (substrings of the description) that need no retry.
 NOT_MODIFIED = "message is not modified"
@@ -53,7 +50,9 @@ EDIT_IMPOSSIBLE = (
 )
 QUERY_TOO_OLD = "query is too old"
 
-ReplyMarkup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
+# reply_markup as Telegram's JSON: {"inline_keyboard": ...}, {"keyboard": ...} or
+# {"remove_keyboard": true}
+ReplyMarkup = dict[str, Any]
 # (bot, id of the message the previous step left) -> id of the message this step left
 StepCall = Callable[[Bot, int | None], Awaitable[int | None]]
 
@@ -109,11 +108,7 @@ def _plan_message(p: dict[str, Any]) -> list[Step]:
     edit_id: int | None = p.get("edit_message_id")
     for index, (text, markup) in enumerate(zip(parts, markups, strict=True)):
         # editMessageText carries only inline keyboards: a reply keyboard needs a new message.
-        if (
-            index == 0
-            and edit_id is not None
-            and not isinstance(markup, ReplyKeyboardMarkup | ReplyKeyboardRemove)
-        ):
+        if index == 0 and edit_id is not None and (markup is None or INLINE in markup):
             steps.append(_edit_text(chat_id, edit_id, text, markup, thread_id))
         else:
             steps.append(_send_text(chat_id, text, markup, thread_id))
@@ -123,12 +118,12 @@ def _plan_message(p: dict[str, Any]) -> list[Step]:
     return steps
 
 
-def inline_keyboard(rows: Sequence[Sequence[dict[str, str]]]) -> InlineKeyboardMarkup | None:
+def inline_keyboard(rows: Sequence[Sequence[dict[str, str]]]) -> ReplyMarkup | None:
     keyboard = [[_button(b) for b in row] for row in rows if row]
-    return InlineKeyboardMarkup(inline_keyboard=keyboard) if keyboard else None
+    return {INLINE: keyboard} if keyboard else None
 
 
-def _button(button: dict[str, str]) -> InlineKeyboardButton:
+def _button(button: dict[str, str]) -> dict[str, str]:
     size = len(button["data"].encode("utf-8"))
     if not 1 <= size <= MAX_CALLBACK_DATA_BYTES:
         log.error("callback data of %r is %d bytes", button["text"], size)
@@ -136,31 +131,27 @@ def _button(button: dict[str, str]) -> InlineKeyboardButton:
             f"callback data must be 1-{MAX_CALLBACK_DATA_BYTES} bytes, got {size}: "
             f"{button['data']!r}"
         )
-    return InlineKeyboardButton(text=button["text"], callback_data=button["data"])
+    return {"text": button["text"], "callback_data": button["data"]}
 
 
-def _reply_keyboard(p: dict[str, Any]) -> ReplyKeyboardMarkup | ReplyKeyboardRemove | None:
+def _reply_keyboard(p: dict[str, Any]) -> ReplyMarkup | None:
     if p.get("contact_button"):
-        button = KeyboardButton(text=p["contact_button"], request_contact=True)
-        return ReplyKeyboardMarkup(
-            keyboard=[[button]], resize_keyboard=True, one_time_keyboard=True
-        )
+        button = {"text": p["contact_button"], "request_contact": True}
+        return {"keyboard": [[button]], "resize_keyboard": True, "one_time_keyboard": True}
     if p.get("remove_keyboard"):
-        return ReplyKeyboardRemove(remove_keyboard=True)
+        return {"remove_keyboard": True}
     return None
 
 
 def _send_text(chat_id: int, text: str, markup: ReplyMarkup | None, thread_id: int | None) -> Step:
     async def call(bot: Bot, _previous: int | None) -> int:
-        message = await bot.send_message(
-            chat_id,
-            text,
-            message_thread_id=thread_id,
-            parse_mode=HTML,
-            link_preview_options=NO_PREVIEW,
-            reply_markup=markup,
-        )
-        return message.message_id
+        message = await json_calls.call(
+            bot,
+            "sendMessage",
+            {"chat_id": chat_id, "text": text, "message_thread_id": thread_id,
+             "parse_mode": HTML, "link_preview_options": NO_PREVIEW, "reply_markup": markup},
+        )  # fmt: skip
+        return int(message["message_id"])
 
     return Step("sendMessage", call)
 
@@ -169,19 +160,17 @@ def _edit_text(
     chat_id: int,
     message_id: int,
     text: str,
-    markup: InlineKeyboardMarkup | None,
+    markup: ReplyMarkup | None,
     thread_id: int | None,
 ) -> Step:
     async def call(bot: Bot, previous: int | None) -> int:
         try:
-            await bot.edit_message_text(
-                text=text,
-                chat_id=chat_id,
-                message_id=message_id,
-                parse_mode=HTML,
-                link_preview_options=NO_PREVIEW,
-                reply_markup=markup,
-            )
+            await json_calls.call(
+                bot,
+                "editMessageText",
+                {"chat_id": chat_id, "message_id": message_id, "text": text,
+                 "parse_mode": HTML, "link_preview_options": NO_PREVIEW, "reply_markup": markup},
+            )  # fmt: skip
         except TelegramBadRequest as error:
             if NOT_MODIFIED in error.message:
                 return message_id  # already shows exactly this: the goal is reached
@@ -195,13 +184,15 @@ def _edit_text(
     return Step("editMessageText", call)
 
 
-def _attach_inline(chat_id: int, markup: InlineKeyboardMarkup) -> Step:
+def _attach_inline(chat_id: int, markup: ReplyMarkup) -> Step:
     async def call(bot: Bot, previous: int | None) -> int | None:
         if previous is None:
             raise PayloadError("no message to attach the inline keyboard to")
         try:
-            await bot.edit_message_reply_markup(
-                chat_id=chat_id, message_id=previous, reply_markup=markup
+            await json_calls.call(
+                bot,
+                "editMessageReplyMarkup",
+                {"chat_id": chat_id, "message_id": previous, "reply_markup": markup},
             )
         except TelegramBadRequest as error:
             if NOT_MODIFIED not in error.message:
@@ -224,7 +215,9 @@ def _plan_callback_answer(p: dict[str, Any]) -> list[Step]:
 
     async def call(bot: Bot, _previous: int | None) -> None:
         try:
-            await bot.answer_callback_query(query_id, text=text)
+            await json_calls.call(
+                bot, "answerCallbackQuery", {"callback_query_id": query_id, "text": text}
+            )
         except TelegramBadRequest as error:
             if QUERY_TOO_OLD not in error.message:
                 raise
@@ -301,9 +294,10 @@ def _send_media(
     caption: str | None,
     thread_id: int | None,
     *,
-    markup: InlineKeyboardMarkup | None = None,
+    markup: ReplyMarkup | None = None,
 ) -> Step:
     method = {"photo": "send_photo", "video": "send_video", "document": "send_document"}[kind]
+    typed = InlineKeyboardMarkup.model_validate(markup) if markup is not None else None
 
     async def call(bot: Bot, _previous: int | None) -> int:
         send = getattr(bot, method)
@@ -313,7 +307,7 @@ def _send_media(
             caption=caption,
             parse_mode=HTML,
             message_thread_id=thread_id,
-            reply_markup=markup,
+            reply_markup=typed,
         )
         return int(message.message_id)
 

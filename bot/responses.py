@@ -29,6 +29,7 @@ from aiogram.methods import (
 from aiogram.methods.base import Response
 
 from bot.intake import GetRawUpdates
+from bot.json_calls import METHODS
 
 USED = (
     AnswerCallbackQuery, CreateForumTopic, DeleteWebhook, EditMessageReplyMarkup, EditMessageText,
@@ -37,5 +38,5 @@ USED = (
 )  # fmt: skip
 KEPT: dict[Any, Any] = {
     method.__returning__: Response[method.__returning__]  # type: ignore[name-defined]
-    for method in USED
+    for method in (*USED, *(type(m) for m in METHODS.values()))
 }

@@ -127,7 +127,7 @@ async def test_429_waits_retry_after_for_that_chat_only(db, emu, users, clock, m
     clock.advance(timedelta(seconds=1))
     await worker.flush(5)
     assert texts(emu, ann) == ["one", "two"]
-    assert [c.ok for c in emu.calls_to("sendMessage") if c.params["chat_id"] == str(ann.id)] == [
+    assert [c.ok for c in emu.calls_to("sendMessage") if str(c.params["chat_id"]) == str(ann.id)] == [
         False, True, True,
     ]  # fmt: skip
     assert (await rows(db))[first].status == "sent"
@@ -211,7 +211,10 @@ async def test_blocked_user_blocks_the_chat_without_retries(
     clock.advance(timedelta(hours=1))
     await worker.flush(5)
     assert (await rows(db))[later].status == "blocked"
-    assert len([c for c in emu.calls_to("sendMessage") if c.params["chat_id"] == str(ann.id)]) == 1
+    assert (
+        len([c for c in emu.calls_to("sendMessage") if str(c.params["chat_id"]) == str(ann.id)])
+        == 1
+    )
     assert emu.validation_errors == []
 
 
