@@ -111,4 +111,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        raw = conn.connection.dbapi_connection
+        if isinstance(raw, sqlite_driver.OneTripConnection):
+            raw.begin(f"BEGIN {mode}")  # sent with the first statement
+        else:
+            conn.exec_driver_sql(f"BEGIN {mode}")

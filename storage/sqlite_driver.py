@@ -27,8 +27,10 @@ from sqlalchemy.pool import PoolResetState
 Outcome = tuple[Any, list[Any], int, int | None, bool]
 
 
-def _run(conn: sqlite3.Connection, operation: str, parameters: Any) -> Outcome:
-    """In aiosqlite's thread: the statement from start to end."""
+def _run(conn: sqlite3.Connection, operation: str, parameters: Any, begin: str | None) -> Outcome:
+    """In aiosqlite's thread: the statement from start to end (after BEGIN, if one is due)."""
+    if begin is not None:
+        conn.execute(begin)
     cursor = conn.cursor()
     try:
         cursor.execute(operation, () if parameters is None else parameters)
@@ -39,7 +41,11 @@ def _run(conn: sqlite3.Connection, operation: str, parameters: Any) -> Outcome:
         cursor.close()
 
 
-def _run_many(conn: sqlite3.Connection, operation: str, seq_of_parameters: Any) -> Outcome:
+def _run_many(
+    conn: sqlite3.Connection, operation: str, seq_of_parameters: Any, begin: str | None
+) -> Outcome:
+    if begin is not None:
+        conn.execute(begin)
     cursor = conn.cursor()
     try:
         cursor.executemany(operation, seq_of_parameters)
@@ -83,16 +89,21 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     async def _execute_async(self, operation: Any, parameters: Any) -> Any:
         async with self._adapt_connection._execute_mutex:
             outcome = await self._connection._execute(
-                _run, self._connection._conn, operation, parameters
+                _run, self._connection._conn, operation, parameters, self._take_begin()
             )
             self._keep(outcome)
 
     async def _executemany_async(self, operation: Any, seq_of_parameters: Any) -> Any:
         async with self._adapt_connection._execute_mutex:
             outcome = await self._connection._execute(
-                _run_many, self._connection._conn, operation, seq_of_parameters
+                _run_many, self._connection._conn, operation, seq_of_parameters, self._take_begin()
             )
             self._keep(outcome)
+
+    def _take_begin(self) -> str | None:
+        connection = cast(OneTripConnection, self._adapt_connection)
+        begin, connection.pending_begin = connection.pending_begin, None
+        return begin
 
     def _keep(self, outcome: Outcome) -> None:
         self._description, rows, self._rowcount, self._lastrowid, in_transaction = outcome
@@ -101,22 +112,34 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
-    """Knows, from each statement's trip, whether a transaction is open: the pool's reset
-    (`reset`, below) then rolls back only when there is something to roll back, where
-    SQLAlchemy would spend a trip on a ROLLBACK after every COMMIT."""
+    """Saves two more trips per transaction.
 
-    __slots__ = ("in_transaction",)
+    `begin(sql)` does not go to the thread: the BEGIN travels with the transaction's first
+    statement. And each statement's trip brings back whether a transaction is open, so the
+    pool's reset (`reset`, below) rolls back only when there is something to roll back, where
+    SQLAlchemy would spend a trip on a ROLLBACK after every COMMIT.
+    """
+
+    __slots__ = ("in_transaction", "pending_begin")
     _cursor_cls = OneTripCursor
 
     def __init__(self, dbapi: Any, connection: aiosqlite.Connection) -> None:
         super().__init__(dbapi, connection)
         self.in_transaction = False
+        self.pending_begin: str | None = None
+
+    def begin(self, sql: str) -> None:
+        self.pending_begin = sql
 
     def commit(self) -> None:
+        if self.pending_begin is not None:  # nothing was run: nothing to commit
+            self.pending_begin = None
+            return
         super().commit()
         self.in_transaction = False
 
     def rollback(self) -> None:
+        self.pending_begin = None
         super().rollback()
         self.in_transaction = False
 

@@ -80,4 +80,19 @@ async def test_after_a_commit_the_pool_does_not_roll_back_again(sqlite: Database
     monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
     async with sqlite.transaction() as s:
         await s.execute(text("INSERT INTO t (v) VALUES ('a')"))
-    assert trips == ["_run", "_run", "commit"]  # BEGIN, INSERT, COMMIT
+    assert trips == ["_run", "commit"]  # BEGIN travels with the INSERT; no ROLLBACK after
+
+
+async def test_the_write_lock_is_taken_with_the_first_statement(sqlite: Database, tmp_path):
+    import sqlite3
+
+    other = sqlite3.connect(tmp_path / "driver.db", timeout=0)
+    try:
+        async with sqlite.transaction() as s:
+            await s.execute(text("SELECT count(*) FROM t"))  # BEGIN IMMEDIATE went with it
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+        other.execute("BEGIN IMMEDIATE")  # free again after the commit
+        other.rollback()
+    finally:
+        other.close()
