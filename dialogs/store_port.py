@@ -99,6 +99,7 @@ class StoragePort:
                 local_path=e.get("local_path"),
                 sha256=e.get("sha256"),
                 size_bytes=e.get("size_bytes"),
+                flush=False,
             )
         await self.case_repo.add_event(
             row,
@@ -112,6 +113,7 @@ class StoragePort:
                 "evidence": len(case.evidence),
             },
             now,
+            flush=False,
         )
         await self.case_repo.add_event(
             row,
@@ -119,7 +121,9 @@ class StoragePort:
             "decided",
             {"outcome": case.outcome, "rules": case.rules, "status": case.status},
             now,
+            flush=False,
         )
+        await self.case_repo.session.flush()  # evidence and both events: one flush
         order_no, item_name = await self.orders.order_no_and_item_name(case.item_id)
         return case_view(row, order_no=order_no, item_name=item_name)
 

@@ -86,14 +86,18 @@ class CaseRepo(Repo):
         data: dict[str, Any] | None,
         at: datetime,
         actor_id: int | None = None,
+        *,
+        flush: bool = True,
     ) -> CaseEvent:
+        """`flush=False` leaves the INSERT to the next flush (several rows, one statement)."""
         if case.id is None:
             await self.session.flush()
         event = CaseEvent(
             case_id=case.id, actor=actor, actor_id=actor_id, kind=kind, data=data or {}, at=at
         )
         self.session.add(event)
-        await self.session.flush()
+        if flush:
+            await self.session.flush()
         return event
 
     async def events(self, case_id: int) -> Sequence[CaseEvent]:

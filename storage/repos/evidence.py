@@ -24,7 +24,9 @@ class EvidenceRepo(Repo):
         local_path: str | None = None,
         sha256: str | None = None,
         size_bytes: int | None = None,
+        flush: bool = True,
     ) -> Evidence:
+        """`flush=False` leaves the INSERT to the next flush (several rows, one statement)."""
         evidence = Evidence(
             case_id=case_id,
             kind=kind,
@@ -37,7 +39,8 @@ class EvidenceRepo(Repo):
             created_at=created_at,
         )
         self.session.add(evidence)
-        await self.session.flush()
+        if flush:
+            await self.session.flush()
         return evidence
 
     async def for_case(self, case_id: int) -> Sequence[Evidence]:
