@@ -17,9 +17,9 @@ from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
-from aiogram.methods import GetUpdates
 from aiohttp import web
 
+from bot import json_calls
 from bot.translate import route
 from dialogs.clock import Clock
 from storage.db import Database
@@ -53,13 +53,6 @@ class Inbox:
         return len(fresh)
 
 
-class GetRawUpdates(GetUpdates):
-    """getUpdates answered as Telegram's own JSON: it is stored as it came, and parsing every
-    update into aiogram's models only to dump it back would cost more than handling it."""
-
-    __returning__ = list[dict[str, Any]]  # type: ignore[assignment]
-
-
 class Polling:
     def __init__(self, bot: Bot, inbox: Inbox, *, timeout: int = 25) -> None:
         self.bot = bot
@@ -74,13 +67,9 @@ class Polling:
         offset: int | None = None
         backoff = 1.0
         while not self._stopping.is_set():
+            params = {"offset": offset, "timeout": self.timeout, "allowed_updates": ALLOWED_UPDATES}
             request = asyncio.ensure_future(
-                self.bot(
-                    GetRawUpdates(
-                        offset=offset, timeout=self.timeout, allowed_updates=ALLOWED_UPDATES
-                    ),
-                    request_timeout=self.timeout + 10,
-                )
+                json_calls.call(self.bot, "getUpdates", params, timeout=self.timeout + 10)
             )
             stopping = asyncio.ensure_future(self._stopping.wait())
             done, _ = await asyncio.wait({request, stopping}, return_when=asyncio.FIRST_COMPLETED)

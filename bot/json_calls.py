@@ -6,6 +6,7 @@ Telegram's answer into a `Message` we only take the id of: together more than a 
 bot's CPU under load. Here the payload's dict goes out as the JSON body Telegram accepts, over
 aiogram's aiohttp session; the answer goes through aiogram's `check_response`, so flood waits,
 bad requests, blocked chats and server errors raise exactly the exceptions they always do.
+getUpdates comes back the same way, as Telegram's JSON, which the inbox stores as it came.
 Everything else (photos, albums, topics, files) keeps aiogram's typed methods.
 """
 
@@ -20,6 +21,7 @@ from aiogram.methods import (
     AnswerCallbackQuery,
     EditMessageReplyMarkup,
     EditMessageText,
+    GetUpdates,
     SendMessage,
 )
 from aiogram.methods.base import TelegramMethod
@@ -43,22 +45,38 @@ class _AnswerCallbackQuery(AnswerCallbackQuery):
     __returning__ = bool
 
 
+class _GetUpdates(GetUpdates):
+    # Telegram's own JSON: stored as it came; parsing every update into aiogram's models only
+    # to dump it back into the inbox would cost more than handling it.
+    __returning__ = list[dict[str, Any]]  # type: ignore[assignment]
+
+
 # What `check_response` parses the answer as, and what errors name as the method.
 METHODS: dict[str, TelegramMethod[Any]] = {
     cls.__api_method__: cls.model_construct()
-    for cls in (_SendMessage, _EditMessageText, _EditMessageReplyMarkup, _AnswerCallbackQuery)
-}
+    for cls in (
+        _SendMessage, _EditMessageText, _EditMessageReplyMarkup, _AnswerCallbackQuery, _GetUpdates,
+    )
+}  # fmt: skip
 
 
-async def call(bot: Bot, method: str, params: dict[str, Any]) -> Any:
-    """Telegram's `result` for `method` (one of METHODS) with these JSON parameters."""
+async def call(
+    bot: Bot,
+    method: str,
+    params: dict[str, Any],
+    *,
+    timeout: float | None = None,  # noqa: ASYNC109 - the HTTP request's, as aiogram's own
+) -> Any:
+    """Telegram's `result` for `method` (one of METHODS) with these JSON parameters;
+    `timeout`: seconds for the whole request (default: the session's)."""
     marker = METHODS[method]
     session = bot.session
     http = await session.create_session()
     url = session.api.api_url(token=bot.token, method=method)
     body = session.json_dumps({k: v for k, v in params.items() if v is not None})
     try:
-        async with http.post(url, data=body, headers=JSON, timeout=session.timeout) as response:
+        wait = session.timeout if timeout is None else timeout
+        async with http.post(url, data=body, headers=JSON, timeout=wait) as response:
             content = await response.text()
     except TimeoutError as error:
         raise TelegramNetworkError(method=marker, message="Request timeout error") from error

@@ -28,12 +28,11 @@ from aiogram.methods import (
 )
 from aiogram.methods.base import Response
 
-from bot.intake import GetRawUpdates
 from bot.json_calls import METHODS
 
 USED = (
     AnswerCallbackQuery, CreateForumTopic, DeleteWebhook, EditMessageReplyMarkup, EditMessageText,
-    GetFile, GetMe, GetRawUpdates, SendDocument, SendMediaGroup, SendMessage, SendPhoto, SendVideo,
+    GetFile, GetMe, SendDocument, SendMediaGroup, SendMessage, SendPhoto, SendVideo,
     SetMyCommands, SetWebhook,
 )  # fmt: skip
 KEPT: dict[Any, Any] = {
