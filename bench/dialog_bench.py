@@ -136,6 +136,9 @@ class MemoryShop:
     async def count_cases_since(self, customer_id: int, since: datetime) -> int:
         return 0
 
+    async def order_with_claims(self, order_id: int, since: datetime) -> tuple[OrderView, int]:
+        return self.order_view, 0
+
     async def evidence_used_elsewhere(self, file_unique_ids: list[str]) -> set[str]:
         return set()
 

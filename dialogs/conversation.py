@@ -86,6 +86,7 @@ class Turn:
         self.info = info
         self.out: list[Outgoing] = []
         self._order_memo: OrderView | None = None  # one load per turn, however many steps
+        self._claims_memo = 0  # the customer's recent claims, loaded with the order
         self._facts_memo: tuple[tuple[int, int], ItemFacts] | None = None
         # A pressed button's message is edited in place by the next question (no piling up).
         self._edit_target = event.message_id if event.kind == "button" else None
@@ -524,10 +525,16 @@ class Turn:
     async def _order(self) -> OrderView:
         order_id = int(self.ctx["order_id"])
         if self._order_memo is None or self._order_memo.id != order_id:
-            order = await self.shop.order(order_id)
+            # With the customer's recent claims, which the policy facts need on most of the
+            # same turns: one look at the shop instead of two.
+            order, claims = await self.shop.order_with_claims(order_id, self._claims_since)
             assert order is not None and order.customer_id == self.conv.customer_id
-            self._order_memo = order
+            self._order_memo, self._claims_memo = order, claims
         return self._order_memo
+
+    @property
+    def _claims_since(self) -> datetime:
+        return self.now - timedelta(days=self.policy.repeat_claims_days)
 
     async def _item(self) -> tuple[OrderView, ItemView]:
         order = await self._order()
@@ -606,9 +613,7 @@ class Turn:
         key = (item.id, quantity)
         if self._facts_memo is not None and self._facts_memo[0] == key:
             return self._facts_memo[1]
-        prior = await self.shop.count_cases_since(
-            order.customer_id, self.now - timedelta(days=self.policy.repeat_claims_days)
-        )
+        prior = self._claims_memo  # read with the order by _item() above
         facts = ItemFacts(
             category=item.category,
             purchased_at=order.placed_at,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialogs.shop import CaseView, CustomerView, ItemView, NewCase, OrderView
@@ -39,16 +41,13 @@ class StoragePort:
         return order_view(found) if found else None
 
     async def order(self, order_id: int) -> OrderView | None:
-        rows = await self.orders.rows_with_items(order_id)
-        if not rows:
-            return None
-        first = rows[0]
-        items = tuple(
-            ItemView(row.item_id, first.id, *(getattr(row, f) for f in ITEM_FIELDS))
-            for row in rows
-            if row.item_id is not None
-        )
-        return OrderView(*(getattr(first, f) for f in ORDER_FIELDS), items=items)
+        return _order_view(await self.orders.rows_with_items(order_id))
+
+    async def order_with_claims(
+        self, order_id: int, since: datetime
+    ) -> tuple[OrderView | None, int]:
+        rows = await self.orders.rows_with_items(order_id, claims_since=since)
+        return _order_view(rows), (rows[0].claims_since if rows else 0)
 
     async def orders_page(
         self, customer_id: int, offset: int, limit: int
@@ -137,6 +136,19 @@ class StoragePort:
 
 def _customer(c: Customer) -> CustomerView:
     return CustomerView(id=c.id, phone=c.phone, name=c.name, language=c.language)
+
+
+def _order_view(rows: Sequence[Row[Any]]) -> OrderView | None:
+    """From `OrderRepo.rows_with_items` rows."""
+    if not rows:
+        return None
+    first = rows[0]
+    items = tuple(
+        ItemView(row.item_id, first.id, *(getattr(row, f) for f in ITEM_FIELDS))
+        for row in rows
+        if row.item_id is not None
+    )
+    return OrderView(*(getattr(first, f) for f in ORDER_FIELDS), items=items)
 
 
 def order_view(o: Order) -> OrderView:

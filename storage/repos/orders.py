@@ -28,6 +28,19 @@ _WITH_ITEMS = (
     .where(_orders.c.id == bindparam("order_id"))
     .order_by(_items.c.id)
 )
+_cases = Case.__table__
+_PRIOR_CLAIMS = (
+    select(func.count())
+    .select_from(_cases)
+    .where(
+        _cases.c.customer_id == _orders.c.customer_id,
+        _cases.c.created_at >= bindparam("since", type_=_cases.c.created_at.type),
+    )
+    .scalar_subquery()
+)
+# The same, with how many cases the order's customer opened since `since` (a policy fact that
+# is wanted on the same turns): one statement for both.
+_WITH_ITEMS_AND_CLAIMS = _WITH_ITEMS.add_columns(_PRIOR_CLAIMS.label("claims_since"))
 
 _NAMES = (
     select(_orders.c.order_no, _items.c.name)
@@ -49,10 +62,16 @@ class OrderRepo(Repo):
         )
         return result.unique().scalar_one_or_none()
 
-    async def rows_with_items(self, order_id: int) -> Sequence[Row[Any]]:
+    async def rows_with_items(
+        self, order_id: int, claims_since: datetime | None = None
+    ) -> Sequence[Row[Any]]:
         """The order as plain rows, one per item (item columns None when it has none):
-        `ORDER_FIELDS`, `item_id`, `ITEM_FIELDS`. [] if there is no such order."""
-        return (await self.session.execute(_WITH_ITEMS, {"order_id": order_id})).all()
+        `ORDER_FIELDS`, `item_id`, `ITEM_FIELDS`, and with `claims_since` a `claims_since`
+        column: the customer's cases opened since then. [] if there is no such order."""
+        if claims_since is None:
+            return (await self.session.execute(_WITH_ITEMS, {"order_id": order_id})).all()
+        params = {"order_id": order_id, "since": claims_since}
+        return (await self.session.execute(_WITH_ITEMS_AND_CLAIMS, params)).all()
 
     async def order_no_and_item_name(self, item_id: int) -> tuple[str, str]:
         row = (await self.session.execute(_NAMES, {"item_id": item_id})).one()
