@@ -7,16 +7,17 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from dialogs.clock import FrozenClock
 from dialogs.events import CallbackAnswer, Event, Reply
 from dialogs.service import ConversationService
 from storage.db import Database
-from storage.models import Case, CaseEvent, Conversation, Evidence, Outbox
+from storage.models import Case, CaseEvent, Conversation, Evidence, Order, Outbox
 from tests.dialogs.conftest import NOW
 from tests.dialogs.harness import RETURN_ADDRESS, Chat, make_service
 from tests.dialogs.shop_data import WANG_PHONE, Shop, build_shop
-from tests.factories import make_customer, make_order
+from tests.factories import make_case, make_customer, make_order
 
 
 @pytest.fixture
@@ -219,6 +220,35 @@ async def test_high_value_goes_to_a_person(service, shop, db):
     [case] = await cases(db)
     assert (case.status, case.outcome) == ("pending_review", "needs_agent")
     assert case.needs_agent_reason and "order_value" in case.needs_agent_reason
+
+
+@pytest.mark.parametrize(("days_ago", "to_a_person"), [(10, True), (200, False)])
+async def test_a_fourth_claim_in_the_lookback_goes_to_a_person(
+    service, shop, db, days_ago, to_a_person
+):
+    # The standard profile: the customer's 4th claim within 90 days is for a person to review.
+    async with db.transaction() as s:
+        order = await s.scalar(
+            select(Order)
+            .where(Order.order_no == shop.orders["shirts"])
+            .options(selectinload(Order.items))
+        )
+        for _ in range(3):
+            await make_case(s, order, created_at=NOW - timedelta(days=days_ago))
+    chat = await identified(service)
+    await open_item(chat, shop.orders["phone"])
+    await chat.press("Return and refund")
+    await chat.press("Quality problem")
+    await chat.text("Dead pixels in the middle of the screen")
+    await chat.photos(1)
+    await chat.press("Done")
+    await chat.press("Confirm")
+    case = (await cases(db))[-1]
+    if to_a_person:
+        assert (case.status, case.outcome) == ("pending_review", "needs_agent")
+        assert "repeat_claims" in (case.needs_agent_reason or "")
+    else:
+        assert (case.status, case.outcome) == ("approved", "approve")
 
 
 async def test_refusal_offers_alternatives_and_one_tap_picks_one(service, shop, db):
