@@ -52,8 +52,14 @@ class StoragePort:
     async def orders_page(
         self, customer_id: int, offset: int, limit: int
     ) -> tuple[list[OrderView], int]:
-        rows = await self.orders.list_for_customer(customer_id, offset, limit)
-        return [order_view(o) for o in rows], await self.orders.count_for_customer(customer_id)
+        rows = await self.orders.page_rows(customer_id, offset, limit)
+        if not rows:  # past the last page (or no orders): only the total is wanted
+            return [], await self.orders.count_for_customer(customer_id)
+        by_order: dict[int, list[Row[Any]]] = {}
+        for row in rows:  # newest first, items in id order
+            by_order.setdefault(row.id, []).append(row)
+        views = [_order_view(group) for group in by_order.values()]
+        return [v for v in views if v is not None], rows[0].total
 
     async def cases(self, customer_id: int, limit: int) -> list[CaseView]:
         return [case_view(c) for c in await self.case_repo.list_for_customer(customer_id, limit)]

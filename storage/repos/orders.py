@@ -42,6 +42,28 @@ _PRIOR_CLAIMS = (
 # is wanted on the same turns): one statement for both.
 _WITH_ITEMS_AND_CLAIMS = _WITH_ITEMS.add_columns(_PRIOR_CLAIMS.label("claims_since"))
 
+_CUSTOMER = bindparam("customer_id")
+_PAGE = (
+    select(_orders)
+    .where(_orders.c.customer_id == _CUSTOMER)
+    .order_by(_orders.c.placed_at.desc(), _orders.c.id.desc())
+    .limit(bindparam("limit"))
+    .offset(bindparam("offset"))
+    .subquery()
+)
+_TOTAL = select(func.count()).select_from(_orders).where(_orders.c.customer_id == _CUSTOMER)
+# A page of a customer's orders, newest first, with their items and the customer's total.
+_PAGE_WITH_ITEMS = (
+    select(
+        *(_PAGE.c[name] for name in ORDER_FIELDS),
+        _items.c.id.label("item_id"),
+        *(_items.c[name] for name in ITEM_FIELDS),
+        _TOTAL.scalar_subquery().label("total"),
+    )
+    .select_from(_PAGE.outerjoin(_items, _items.c.order_id == _PAGE.c.id))
+    .order_by(_PAGE.c.placed_at.desc(), _PAGE.c.id.desc(), _items.c.id)
+)
+
 _NAMES = (
     select(_orders.c.order_no, _items.c.name)
     .select_from(_items.join(_orders, _items.c.order_id == _orders.c.id))
@@ -89,6 +111,12 @@ class OrderRepo(Repo):
             .options(selectinload(Order.items))
         )
         return rows.all()
+
+    async def page_rows(self, customer_id: int, offset: int, limit: int) -> Sequence[Row[Any]]:
+        """A page of the customer's orders, newest first, as rows like `rows_with_items`
+        (one per item) plus `total`, the customer's number of orders. [] past the last page."""
+        params = {"customer_id": customer_id, "offset": offset, "limit": limit}
+        return (await self.session.execute(_PAGE_WITH_ITEMS, params)).all()
 
     async def count_for_customer(self, customer_id: int) -> int:
         count = await self.session.scalar(
