@@ -77,13 +77,6 @@ class OrderRepo(Repo):
             select(Order).where(Order.order_no == order_no).options(selectinload(Order.items))
         )
 
-    async def get(self, order_id: int) -> Order | None:
-        # One statement with its items: this runs on most turns of a conversation.
-        result = await self.session.execute(
-            select(Order).where(Order.id == order_id).options(joinedload(Order.items))
-        )
-        return result.unique().scalar_one_or_none()
-
     async def rows_with_items(
         self, order_id: int, claims_since: datetime | None = None
     ) -> Sequence[Row[Any]]:

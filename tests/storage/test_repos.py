@@ -57,6 +57,40 @@ async def test_orders_listing_newest_first_with_items(db: Database) -> None:
         assert got.delivered_at.tzinfo is not None
 
 
+async def test_order_rows_with_items_and_recent_claims(db: Database) -> None:
+    async with db.transaction() as s:
+        c = await make_customer(s)
+        order = await make_order(s, c, items=[{"sku": "A"}, {"sku": "B"}])
+        await make_case(s, order, created_at=NOW - timedelta(days=5))
+        await make_case(s, order, created_at=NOW - timedelta(days=50))
+    async with db.read() as s:
+        repo = OrderRepo(s)
+        rows = await repo.rows_with_items(order.id)
+        assert [(r.id, r.order_no, r.sku) for r in rows] == [
+            (order.id, order.order_no, "A"),
+            (order.id, order.order_no, "B"),
+        ]
+        with_claims = await repo.rows_with_items(order.id, NOW - timedelta(days=30))
+        assert {r.claims_since for r in with_claims} == {1}
+        assert await repo.rows_with_items(order.id + 999) == []
+
+
+async def test_a_page_of_orders_with_items_and_the_total(db: Database) -> None:
+    async with db.transaction() as s:
+        c = await make_customer(s)
+        old = await make_order(s, c, delivered_days_ago=30)
+        mid = await make_order(s, c, delivered_days_ago=10, items=[{"sku": "A"}, {"sku": "B"}])
+        new = await make_order(s, c, delivered_days_ago=1)
+    async with db.read() as s:
+        repo = OrderRepo(s)
+        first = await repo.page_rows(c.id, 0, 2)
+        assert [(r.id, r.sku) for r in first] == [(new.id, new.items[0].sku), (mid.id, "A"),
+                                                  (mid.id, "B")]  # fmt: skip
+        assert {r.total for r in first} == {3}
+        assert [r.id for r in await repo.page_rows(c.id, 2, 2)] == [old.id]
+        assert await repo.page_rows(c.id, 3, 2) == []  # past the last page
+
+
 async def test_case_create_get_events(db: Database) -> None:
     async with db.transaction() as s:
         c = await make_customer(s)
