@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import copy
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -36,9 +36,9 @@ from storage.repos import (
     ConversationSave,
     CustomerRepo,
     InboxRepo,
+    OpenConversation,
     OutboxRepo,
 )
-from storage.repos.conversations import OpenConversation
 
 log = logging.getLogger(__name__)
 RETRIES = 5
@@ -133,21 +133,13 @@ class ConversationService:
         """
         if len({job.event.chat_id for job in jobs}) != len(jobs):
             raise ValueError("a batch holds at most one event per chat")
-        if len(jobs) == 1:
-            job = jobs[0]
-            return [await self.handle(job.event, job.payload, also_done=job.also_done)]
         chats = sorted(job.event.chat_id for job in jobs)
         async with contextlib.AsyncExitStack() as held:
             for chat_id in chats:  # sorted: two batches can never wait on each other
                 await held.enter_async_context(self.locks.hold(chat_id))
             now = self.clock.now()
             async with self.db.transaction() as session:
-                repo = ConversationRepo(session)
-                known: Mapping[int, Conversation | OpenConversation]
-                if all(job.stored for job in jobs):  # saved with save_many: plain values do
-                    known = await repo.open_for_chats_plain(chats)
-                else:
-                    known = await repo.open_for_chats(chats)
+                known = await ConversationRepo(session).open_for_chats(chats)
                 writes = _Writes()
                 results = [
                     await self._turn(
@@ -188,8 +180,9 @@ class ConversationService:
     ) -> list[Outgoing]:
         """One event inside the caller's transaction: state, case, outbox, inbox row.
 
-        With `writes`, the outbox rows and the pending → done step of stored updates are left
-        to the caller, who writes those of a whole batch at once.
+        With `writes` (a batch), the conversation, the outbox rows and the inbox rows are left
+        to the caller, who writes those of the whole batch at once; `conversation` is then the
+        chat's open conversation as the batch read it (None: there is none).
         """
         inbox = InboxRepo(session)
         if not stored:
@@ -199,7 +192,7 @@ class ConversationService:
             if not recorded and await inbox.is_done(event.event_id):
                 return []
         repo = ConversationRepo(session)
-        if conversation is None:
+        if conversation is None and writes is None:
             conversation = await repo.open_for_chat(event.chat_id)
         if conversation is None:
             customer = await CustomerRepo(session).by_telegram_user(event.user_id)
@@ -222,37 +215,32 @@ class ConversationService:
             state, event, StoragePort(session, self.timezone)
         )
         mode = "agent" if state.state == State.WITH_AGENT else "bot"
-        if writes is not None and stored:
-            save = ConversationSave(
-                conversation.id, conversation.version, state.state, state.context, state.locale,
-                state.customer_id, mode, now,
-            )  # fmt: skip
-            writes.conversations.append(save)
-        else:
-            assert isinstance(conversation, Conversation), "plain values only come with writes"
-            conversation.state = state.state
-            conversation.context = state.context  # a new object, so the change is tracked
-            conversation.locale = state.locale
-            conversation.customer_id = state.customer_id
-            conversation.mode = mode
-            conversation.updated_at = now
         # Callback answers are not stored: they only stop the button's spinner, so the caller
         # sends them straight after the commit (a lost one costs nothing but a slower spinner).
         messages = [(event.chat_id, m.as_payload()) for m in outgoing if isinstance(m, Reply)]
-        if writes is not None and stored:
+        if writes is not None:
+            writes.conversations.append(
+                ConversationSave(
+                    conversation.id, conversation.version, state.state, state.context,
+                    state.locale, state.customer_id, mode, now,
+                )
+            )  # fmt: skip
             writes.messages.extend(messages)
-            writes.finished.append(event.event_id)
-            writes.also_done.extend(also_done)
+            # A stored update must still be pending (else another worker did it); one this
+            # turn recorded (or found pending) is simply done.
+            (writes.finished if stored else writes.done).append(event.event_id)
+            writes.done.extend(also_done)
             return outgoing
+        assert isinstance(conversation, Conversation)
+        conversation.state = state.state
+        conversation.context = state.context  # a new object, so the change is tracked
+        conversation.locale = state.locale
+        conversation.customer_id = state.customer_id
+        conversation.mode = mode
+        conversation.updated_at = now
         await OutboxRepo(session).add_many(messages, now)
-        if stored:
-            if not await inbox.finish_pending(event.event_id, now):
-                raise AlreadyDone(event.event_id)
-            for update_id in also_done:
-                await inbox.mark_done(update_id, now)
-        else:
-            for update_id in (event.event_id, *also_done):
-                await inbox.mark_done(update_id, now)
+        for update_id in (event.event_id, *also_done):
+            await inbox.mark_done(update_id, now)
         await session.flush()
         return outgoing
 
@@ -264,7 +252,7 @@ class _Writes:
     conversations: list[ConversationSave] = field(default_factory=list)
     messages: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     finished: list[int] = field(default_factory=list)  # stored updates: pending → done
-    also_done: list[int] = field(default_factory=list)
+    done: list[int] = field(default_factory=list)  # → done, whatever they were
 
     async def apply(self, session: AsyncSession, now: datetime) -> None:
         await ConversationRepo(session).save_many(self.conversations)
@@ -275,7 +263,7 @@ class _Writes:
             if len(done) != len(self.finished):
                 # Another worker finished one of them: the batch is redone one by one.
                 raise AlreadyDone(sorted(set(self.finished) - done))
-        for update_id in self.also_done:
+        for update_id in self.done:
             await inbox.mark_done(update_id, now)
 
 

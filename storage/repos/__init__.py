@@ -2,7 +2,7 @@
 
 from storage.repos.agents import AgentRepo
 from storage.repos.cases import CaseRepo
-from storage.repos.conversations import ConversationRepo, ConversationSave
+from storage.repos.conversations import ConversationRepo, ConversationSave, OpenConversation
 from storage.repos.customers import CustomerRepo
 from storage.repos.evidence import EvidenceRepo
 from storage.repos.inbox import InboxRepo
@@ -19,6 +19,7 @@ __all__ = [
     "CustomerRepo",
     "EvidenceRepo",
     "InboxRepo",
+    "OpenConversation",
     "OrderRepo",
     "OutboxRepo",
     "SurveyRepo",

@@ -69,15 +69,9 @@ class ConversationRepo(Repo):
             select(Conversation).where(Conversation.chat_id == chat_id, Conversation.is_open)
         )
 
-    async def open_for_chats(self, chat_ids: Sequence[int]) -> dict[int, Conversation]:
-        """The open conversations of several chats in one query, by chat id."""
-        rows = await self.session.scalars(
-            select(Conversation).where(Conversation.chat_id.in_(chat_ids), Conversation.is_open)
-        )
-        return {row.chat_id: row for row in rows}
-
-    async def open_for_chats_plain(self, chat_ids: Sequence[int]) -> dict[int, OpenConversation]:
-        """Like `open_for_chats`, as plain values (no ORM objects to track): for `save_many`."""
+    async def open_for_chats(self, chat_ids: Sequence[int]) -> dict[int, OpenConversation]:
+        """The open conversations of several chats in one query, by chat id, as plain values
+        (no ORM objects to track): they are saved with `save_many`."""
         rows = await self.session.execute(_OPEN, {"chats": list(chat_ids)})
         return {row.chat_id: OpenConversation(*row) for row in rows}
 

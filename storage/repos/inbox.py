@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.engine import CursorResult
 
 from storage.models import Inbox
 from storage.repos.base import Repo, dialect_insert
@@ -80,16 +79,6 @@ class InboxRepo(Repo):
             .values(status=status, processed_at=at, error=error)
             .execution_options(synchronize_session=False)
         )
-
-    async def finish_pending(self, update_id: int, at: datetime) -> bool:
-        """pending → done; False if it was not pending (another worker finished it first)."""
-        result = await self.session.execute(
-            update(Inbox)
-            .where(Inbox.update_id == update_id, Inbox.status == "pending")
-            .values(status="done", processed_at=at, error=None)
-            .execution_options(synchronize_session=False)
-        )
-        return cast(CursorResult[Any], result).rowcount == 1
 
     async def finish_pending_many(self, update_ids: Sequence[int], at: datetime) -> set[int]:
         """pending → done for several updates in one statement; the ids that were pending."""
