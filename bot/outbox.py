@@ -35,7 +35,6 @@ from sqlalchemy import and_, bindparam, func, not_, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql import ColumnElement
 
 from bot.ratelimit import RateLimiter
 from bot.render import PayloadError, plan
@@ -91,12 +90,6 @@ class Row:
     attempts: int
     next_attempt_at: datetime | None
     error: str | None
-
-    @classmethod
-    def of(cls, row: Outbox) -> Row:
-        return cls(
-            row.id, row.chat_id, dict(row.payload), row.attempts, row.next_attempt_at, row.error
-        )
 
 
 class OutboxWorker:
@@ -237,10 +230,11 @@ class OutboxWorker:
         that is neither claimable nor plainly absent or not yet due takes the slow path. The
         rate slots are waited for after the claim (in `_send`), well inside the lease.
         """
-        taken = await self.group.run_merged(self._claim_heads, chat_id)
-        while taken is _AGAIN:
+        while (taken := await self.group.run_merged(self._claim_heads, chat_id)) is _AGAIN:
             now = self.clock.now()
-            taken = await self.group.run(functools.partial(self._take, chat_id=chat_id, now=now))
+            clear = functools.partial(self._clear_head, chat_id=chat_id, now=now)
+            if not await self.group.run(clear):
+                return None
         return taken if isinstance(taken, Row) else None
 
     async def _claim_heads(self, session: AsyncSession, chat_ids: list[int]) -> list[object]:
@@ -259,26 +253,22 @@ class OutboxWorker:
                 answers.append(_AGAIN)
         return answers
 
-    async def _take(self, session: AsyncSession, chat_id: int, now: datetime) -> Row | object:
-        until = now + self.lease
-        claimed = (await _claim_heads(session, [chat_id], now, until, self.worker_id)).get(chat_id)
-        if claimed is not None:
-            return claimed
-        # Nothing claimable: find out why (nothing due, blocked, a vanished worker's row).
-        row = await _head(session, chat_id)
+    async def _clear_head(self, session: AsyncSession, chat_id: int, now: datetime) -> bool:
+        """The chat's head is due but was not claimed: find out why. True if it is worth
+        claiming again (a vanished worker's row was given up); False if the chat is blocked
+        (noted) or another worker holds the row."""
+        row = (await _heads(session, [chat_id])).get(chat_id)
         if row is None or not _is_due(row, now):
-            return None
+            return False
         repo = OutboxRepo(session)
         if await repo.is_blocked(chat_id):
             await repo.mark_blocked(chat_id, now)
-            return None
+            return False
         if _claimed(row):  # its lease ran out: the worker that held it is gone
             if await _give_up_in_doubt(session, row.id, now):
                 log.error("outbox row %s is in doubt (%s); not sent again", row.id, row.error)
-            return _AGAIN
-        if await _claim(session, row, now, now + self.lease, self.worker_id):
-            return row
-        return None  # another worker took it
+            return True
+        return False  # another worker took it meanwhile; the next look tries again
 
     # --- one row ------------------------------------------------------------------------------
 
@@ -322,13 +312,12 @@ class OutboxWorker:
         This write is what keeps the row from being sent again, so a failing commit is retried
         briefly; if it still fails the row stays claimed and ends up "in doubt", which is never
         re-sent either."""
-        statement = update(Outbox).where(Outbox.id == outbox_id).values(**values)
         for attempt in range(1, RECORD_TRIES + 1):
             try:
                 if sent is not None:  # the usual write: many chats' marks in one statement
                     await self.group.run_merged(_mark_sent, (outbox_id, *sent))
                 else:
-                    await self.group.run(lambda session: session.execute(statement))
+                    await self.group.run(functools.partial(_update, outbox_id, values))
                 return
             except SQLAlchemyError:
                 if attempt == RECORD_TRIES:
@@ -344,8 +333,9 @@ class OutboxWorker:
             if isinstance(error, TelegramRetryAfter):
                 # Flood control, not a failure: wait as told, keep the attempt count.
                 self.limiter.penalize(row.chat_id, error.retry_after)
-                await _release(
-                    session, row.id, now + timedelta(seconds=error.retry_after), description
+                wait_until = now + timedelta(seconds=error.retry_after)
+                await _update(
+                    row.id, {"next_attempt_at": wait_until, "error": description}, session
                 )
                 log.warning("outbox row %s: retry after %s s", row.id, error.retry_after)
                 return False
@@ -419,13 +409,17 @@ _CLAIM_HEADS = (
     .returning(_t.c.id, _t.c.chat_id, _t.c.payload, _t.c.attempts)
 )
 
-
-def _due_clause(now: datetime) -> ColumnElement[bool]:
-    return or_(Outbox.next_attempt_at.is_(None), Outbox.next_attempt_at <= now)
-
-
-def _not_claimed_clause() -> ColumnElement[bool]:
-    return or_(Outbox.error.is_(None), not_(Outbox.error.startswith(CLAIM_PREFIX)))
+_SENT = (
+    update(_t)
+    .where(_t.c.id == bindparam("b_id"))
+    .values(
+        status="sent",
+        sent_at=bindparam("b_sent_at"),
+        telegram_message_id=bindparam("b_message_id"),
+        attempts=_t.c.attempts + 1,
+        error=None,
+    )
+)
 
 
 async def _due_chats(
@@ -435,17 +429,6 @@ async def _due_chats(
     head waits for a retry is skipped whole, and one busy chat cannot fill the batch."""
     params = {"now": now, "limit": limit, "exclude": sorted(exclude)}
     return list((await session.scalars(_DUE_CHATS, params)).all())
-
-
-async def _head(session: AsyncSession, chat_id: int) -> Row | None:
-    query = (
-        select(Outbox)
-        .where(Outbox.chat_id == chat_id, Outbox.status == "pending")
-        .order_by(Outbox.id)
-        .limit(1)
-    )
-    row = (await session.scalars(query)).first()
-    return None if row is None else Row.of(row)
 
 
 async def _heads(session: AsyncSession, chat_ids: list[int]) -> dict[int, Row]:
@@ -466,19 +449,6 @@ async def _claim_heads(
     }
 
 
-_SENT = (
-    update(Outbox.__table__)
-    .where(Outbox.__table__.c.id == bindparam("b_id"))
-    .values(
-        status="sent",
-        sent_at=bindparam("b_sent_at"),
-        telegram_message_id=bindparam("b_message_id"),
-        attempts=Outbox.__table__.c.attempts + 1,
-        error=None,
-    )
-)
-
-
 async def _mark_sent(
     session: AsyncSession, rows: list[tuple[int, datetime, int | None]]
 ) -> list[None]:
@@ -488,32 +458,8 @@ async def _mark_sent(
     return [None] * len(rows)
 
 
-async def _claim(
-    session: AsyncSession, row: Row, now: datetime, until: datetime, worker_id: str
-) -> bool:
-    """Take the row for this worker; False if another worker (or process) has it."""
-    earlier = select(Outbox.id).where(
-        Outbox.chat_id == row.chat_id, Outbox.status == "pending", Outbox.id < row.id
-    )
-    result = await session.execute(
-        update(Outbox)
-        .where(
-            Outbox.id == row.id,
-            Outbox.status == "pending",
-            _due_clause(now),
-            _not_claimed_clause(),
-            ~earlier.exists(),
-        )
-        .values(error=f"{CLAIM_PREFIX}{worker_id}", next_attempt_at=until)
-        .execution_options(synchronize_session=False)
-    )
-    return cast(CursorResult[Any], result).rowcount == 1
-
-
-async def _release(session: AsyncSession, outbox_id: int, at: datetime, error: str) -> None:
-    await session.execute(
-        update(Outbox).where(Outbox.id == outbox_id).values(next_attempt_at=at, error=error)
-    )
+async def _update(outbox_id: int, values: dict[str, Any], session: AsyncSession) -> None:
+    await session.execute(update(Outbox).where(Outbox.id == outbox_id).values(**values))
 
 
 async def _give_up_in_doubt(session: AsyncSession, outbox_id: int, now: datetime) -> bool:
