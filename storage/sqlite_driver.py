@@ -27,29 +27,22 @@ from sqlalchemy.pool import PoolResetState
 Outcome = tuple[Any, list[Any], int, int | None, bool]
 
 
-def _run(conn: sqlite3.Connection, operation: str, parameters: Any, begin: str | None) -> Outcome:
-    """In aiosqlite's thread: the statement from start to end (after BEGIN, if one is due)."""
-    if begin is not None:
-        conn.execute(begin)
-    cursor = conn.cursor()
-    try:
-        cursor.execute(operation, () if parameters is None else parameters)
-        description = cursor.description
-        rows = cursor.fetchall() if description else []
-        return description, rows, cursor.rowcount, cursor.lastrowid, conn.in_transaction
-    finally:
-        cursor.close()
-
-
-def _run_many(
-    conn: sqlite3.Connection, operation: str, seq_of_parameters: Any, begin: str | None
+def _run(
+    conn: sqlite3.Connection, operation: str, parameters: Any, begin: str | None, many: bool
 ) -> Outcome:
+    """In aiosqlite's thread: the statement from start to end (after BEGIN, if one is due);
+    `many`: `parameters` is a sequence of parameter sets (executemany)."""
     if begin is not None:
         conn.execute(begin)
     cursor = conn.cursor()
     try:
-        cursor.executemany(operation, seq_of_parameters)
-        return cursor.description, [], cursor.rowcount, cursor.lastrowid, conn.in_transaction
+        if many:
+            cursor.executemany(operation, parameters)
+        else:
+            cursor.execute(operation, () if parameters is None else parameters)
+        description = cursor.description
+        rows = cursor.fetchall() if description and not many else []
+        return description, rows, cursor.rowcount, cursor.lastrowid, conn.in_transaction
     finally:
         cursor.close()
 
@@ -87,23 +80,25 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         self._rows.clear()
 
     async def _execute_async(self, operation: Any, parameters: Any) -> Any:
-        async with self._adapt_connection._execute_mutex:
-            outcome = await self._connection._execute(
-                _run, self._connection._conn, operation, parameters, self._take_begin()
-            )
-            self._keep(outcome)
+        await self._trip(operation, parameters, many=False)
 
     async def _executemany_async(self, operation: Any, seq_of_parameters: Any) -> Any:
-        async with self._adapt_connection._execute_mutex:
-            outcome = await self._connection._execute(
-                _run_many, self._connection._conn, operation, seq_of_parameters, self._take_begin()
-            )
-            self._keep(outcome)
+        await self._trip(operation, seq_of_parameters, many=True)
 
-    def _take_begin(self) -> str | None:
+    async def _trip(self, operation: Any, parameters: Any, *, many: bool) -> None:
         connection = cast(OneTripConnection, self._adapt_connection)
         begin, connection.pending_begin = connection.pending_begin, None
-        return begin
+        async with connection._execute_mutex:
+            try:
+                outcome = await self._connection._execute(
+                    _run, self._connection._conn, operation, parameters, begin, many
+                )
+            except BaseException:
+                # Whether the BEGIN (or an earlier one) left a transaction open is unknown now:
+                # say it is, so that the pool's reset rolls back rather than hand it on.
+                connection.in_transaction = True
+                raise
+            self._keep(outcome)
 
     def _keep(self, outcome: Outcome) -> None:
         self._description, rows, self._rowcount, self._lastrowid, in_transaction = outcome

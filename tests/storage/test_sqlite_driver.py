@@ -96,3 +96,23 @@ async def test_the_write_lock_is_taken_with_the_first_statement(sqlite: Database
         other.rollback()
     finally:
         other.close()
+
+
+async def test_a_failed_first_statement_does_not_leave_its_begin_open(sqlite: Database):
+    from sqlalchemy.util import greenlet_spawn
+
+    async with sqlite.transaction() as s:
+        await s.execute(text("INSERT INTO t (v) VALUES ('taken')"))
+    raw = await sqlite.engine.raw_connection()
+
+    def fail_then_give_back() -> None:
+        raw.dbapi_connection.begin("BEGIN IMMEDIATE")  # goes with the next statement
+        with pytest.raises(Exception, match="UNIQUE"):
+            raw.cursor().execute("INSERT INTO t (v) VALUES ('taken')")
+        raw.close()
+
+    await greenlet_spawn(fail_then_give_back)
+    async with sqlite.transaction() as s:  # would fail "within a transaction" if left open
+        await s.execute(text("INSERT INTO t (v) VALUES ('free')"))
+    async with sqlite.read() as s:
+        assert (await s.execute(text("SELECT count(*) FROM t"))).scalar() == 2
