@@ -133,9 +133,6 @@ class MemoryShop:
     async def cases(self, customer_id: int, limit: int) -> list[CaseView]:
         return []
 
-    async def count_cases_since(self, customer_id: int, since: datetime) -> int:
-        return 0
-
     async def order_with_claims(self, order_id: int, since: datetime) -> tuple[OrderView, int]:
         return self.order_view, 0
 

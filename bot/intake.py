@@ -20,14 +20,14 @@ from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, Telegra
 from aiohttp import web
 
 from bot import json_calls
-from bot.translate import route
+from bot.translate import Incoming, route
 from dialogs.clock import Clock
 from storage.db import Database
 from storage.repos import InboxRepo
 
 log = logging.getLogger(__name__)
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
-Submit = Callable[[int, dict[str, Any]], None]
+Submit = Callable[[Incoming], None]
 
 
 class Inbox:
@@ -43,13 +43,14 @@ class Inbox:
             return 0
         now = self.clock.now()
         ordered = sorted(updates, key=lambda u: u["update_id"])
-        rows = [(int(u["update_id"]), route(int(u["update_id"]), u).chat_id, u) for u in ordered]
+        incoming = [route(int(u["update_id"]), u) for u in ordered]
+        rows = [(i.update_id, i.chat_id, i.payload) for i in incoming]
         async with self.db.transaction() as session:
             fresh = await InboxRepo(session).record_many(rows, now)
         # Handed over only after the commit: nothing is worked on that could still be lost.
-        for update_id, _chat, payload in rows:
-            if update_id in fresh:
-                self.submit(update_id, payload)
+        for one in incoming:
+            if one.update_id in fresh:
+                self.submit(one)
         return len(fresh)
 
 

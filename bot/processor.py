@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from aiogram import Bot
 
@@ -55,9 +54,8 @@ class Processor:
         self._idle = asyncio.Event()
         self._idle.set()
 
-    def submit(self, update_id: int, payload: dict[str, Any]) -> None:
-        """Queue a stored update; call in update_id order."""
-        incoming = route(update_id, payload)
+    def submit(self, incoming: Incoming) -> None:
+        """Queue a stored update (`route`d); call in update_id order."""
         key = incoming.chat_id if incoming.chat_id is not None else 0
         queue = self._queues.setdefault(key, asyncio.Queue())
         queue.put_nowait(incoming)
@@ -69,9 +67,9 @@ class Processor:
         """Queue what a previous run stored but did not finish (a crash loses nothing)."""
         async with self.db.read() as session:
             rows = await InboxRepo(session).pending(limit=100_000)
-            pending = [(row.update_id, row.payload) for row in rows]
-        for update_id, payload in pending:
-            self.submit(update_id, payload)
+            pending = [route(row.update_id, row.payload) for row in rows]
+        for incoming in pending:
+            self.submit(incoming)
         return len(pending)
 
     async def drain(self, seconds: float | None = None) -> bool:

@@ -11,16 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from aiogram.methods import (
-    AnswerCallbackQuery,
     CreateForumTopic,
     DeleteWebhook,
-    EditMessageReplyMarkup,
-    EditMessageText,
     GetFile,
     GetMe,
     SendDocument,
     SendMediaGroup,
-    SendMessage,
     SendPhoto,
     SendVideo,
     SetMyCommands,
@@ -30,10 +26,11 @@ from aiogram.methods.base import Response
 
 from bot.json_calls import METHODS
 
+# aiogram's typed methods the bot calls; messages, edits, callback answers and getUpdates go
+# through bot/json_calls.py, whose own method classes are added below.
 USED = (
-    AnswerCallbackQuery, CreateForumTopic, DeleteWebhook, EditMessageReplyMarkup, EditMessageText,
-    GetFile, GetMe, SendDocument, SendMediaGroup, SendMessage, SendPhoto, SendVideo,
-    SetMyCommands, SetWebhook,
+    CreateForumTopic, DeleteWebhook, GetFile, GetMe, SendDocument, SendMediaGroup, SendPhoto,
+    SendVideo, SetMyCommands, SetWebhook,
 )  # fmt: skip
 KEPT: dict[Any, Any] = {
     method.__returning__: Response[method.__returning__]  # type: ignore[name-defined]

@@ -917,6 +917,8 @@ class Turn:
             NewCase(
                 order_id=order.id,
                 item_id=item.id,
+                order_no=order.order_no,
+                item_name=item.name,
                 customer_id=order.customer_id,
                 quantity=int(self.ctx.get("quantity", 1)),
                 service=self.ctx["service"],

@@ -68,6 +68,8 @@ class CaseView:
 class NewCase:
     order_id: int
     item_id: int
+    order_no: str  # with the item's name: for the view of the new case, not stored twice
+    item_name: str
     customer_id: int
     quantity: int
     service: str
@@ -104,7 +106,6 @@ class ShopPort(Protocol):
         self, customer_id: int, offset: int, limit: int
     ) -> tuple[list[OrderView], int]: ...
     async def cases(self, customer_id: int, limit: int) -> list[CaseView]: ...
-    async def count_cases_since(self, customer_id: int, since: datetime) -> int: ...
     async def evidence_used_elsewhere(self, file_unique_ids: list[str]) -> set[str]: ...
     async def create_case(self, case: NewCase, now: datetime) -> CaseView: ...
     async def add_case_event(

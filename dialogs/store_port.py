@@ -64,9 +64,6 @@ class StoragePort:
     async def cases(self, customer_id: int, limit: int) -> list[CaseView]:
         return [case_view(c) for c in await self.case_repo.list_for_customer(customer_id, limit)]
 
-    async def count_cases_since(self, customer_id: int, since: datetime) -> int:
-        return await self.case_repo.count_since(customer_id, since)
-
     async def evidence_used_elsewhere(self, file_unique_ids: list[str]) -> set[str]:
         return await self.evidence.used_elsewhere(file_unique_ids)
 
@@ -129,8 +126,7 @@ class StoragePort:
             flush=False,
         )
         await self.case_repo.session.flush()  # evidence and both events: one flush
-        order_no, item_name = await self.orders.order_no_and_item_name(case.item_id)
-        return case_view(row, order_no=order_no, item_name=item_name)
+        return case_view(row, order_no=case.order_no, item_name=case.item_name)
 
     async def add_case_event(
         self, case_id: int, actor: str, kind: str, data: dict[str, Any], now: datetime

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
 from dialogs.domain import LOCALES
@@ -40,7 +40,6 @@ class Texts:
         self.tz = ZoneInfo(timezone)
         self.default_locale = default_locale if default_locale in LOCALES else "zh"
         self._envs = {loc: self._build_env(loc) for loc in LOCALES}
-        self._templates: dict[tuple[str, str], Template] = {}  # (asked locale, key)
 
     def _build_env(self, locale: str) -> Environment:
         env = Environment(
@@ -88,11 +87,8 @@ class Texts:
 
     def render(self, locale: str, key: str, /, **values: Any) -> Markup:
         """HTML for Telegram's HTML parse mode; Markup so nesting never escapes twice."""
-        found = self._templates.get((locale, key))
-        if found is None:
-            found = self._envs[self.locale(locale)].get_template(key + SUFFIX)
-            self._templates[(locale, key)] = found
-        return Markup(found.render(**values).strip())
+        env = self._envs[self.locale(locale)]
+        return Markup(env.get_template(key + SUFFIX).render(**values).strip())
 
     def plain(self, locale: str, key: str, /, **values: Any) -> str:
         """Text where Telegram parses no HTML: button labels, callback answers."""

@@ -7,24 +7,13 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from storage.models import Case, CaseCounter, CaseEvent
 from storage.repos.base import Repo, dialect_insert
 
 _CASE_LOADS = (joinedload(Case.order), joinedload(Case.item), joinedload(Case.customer))
-
-
-_cases = Case.__table__
-_COUNT_SINCE = (
-    select(func.count())
-    .select_from(_cases)
-    .where(
-        _cases.c.customer_id == bindparam("customer_id"),
-        _cases.c.created_at >= bindparam("since", type_=_cases.c.created_at.type),
-    )
-)  # built once: it runs on most turns
 
 
 class CaseRepo(Repo):
@@ -71,12 +60,6 @@ class CaseRepo(Repo):
             .options(*_CASE_LOADS)
         )
         return rows.all()
-
-    async def count_since(self, customer_id: int, since: datetime) -> int:
-        count = await self.session.scalar(
-            _COUNT_SINCE, {"customer_id": customer_id, "since": since}
-        )
-        return count or 0
 
     async def add_event(
         self,

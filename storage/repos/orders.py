@@ -64,12 +64,6 @@ _PAGE_WITH_ITEMS = (
     .order_by(_PAGE.c.placed_at.desc(), _PAGE.c.id.desc(), _items.c.id)
 )
 
-_NAMES = (
-    select(_orders.c.order_no, _items.c.name)
-    .select_from(_items.join(_orders, _items.c.order_id == _orders.c.id))
-    .where(_items.c.id == bindparam("item_id"))
-)
-
 
 class OrderRepo(Repo):
     async def by_no(self, order_no: str) -> Order | None:
@@ -87,10 +81,6 @@ class OrderRepo(Repo):
             return (await self.session.execute(_WITH_ITEMS, {"order_id": order_id})).all()
         params = {"order_id": order_id, "since": claims_since}
         return (await self.session.execute(_WITH_ITEMS_AND_CLAIMS, params)).all()
-
-    async def order_no_and_item_name(self, item_id: int) -> tuple[str, str]:
-        row = (await self.session.execute(_NAMES, {"item_id": item_id})).one()
-        return row.order_no, row.name
 
     async def list_for_customer(
         self, customer_id: int, offset: int = 0, limit: int = 10
