@@ -1,32 +1,17 @@
-"""An emulator and a real aiogram Bot talking to it over HTTP, for the bot's own tests."""
+"""The emulator's fixtures (a served emulator, an aiogram Bot pointed at it), and for the bot's
+own tests an `emu` that also holds every run to zero spec-validation errors (the emulator's
+tests provoke such errors on purpose)."""
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
-from aiogram import Bot
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
 
 from bot.emulator import Emulator, EmulatorServer
-
-TOKEN = "123456:" + "A" * 35
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[EmulatorServer]:
-    async with EmulatorServer() as running:
-        yield running
+from tests.emulator.conftest import TOKEN, bot, server  # noqa: F401  (shared fixtures)
 
 
 @pytest.fixture
-def emu(server: EmulatorServer) -> Iterator[Emulator]:
+def emu(server: EmulatorServer) -> Iterator[Emulator]:  # noqa: F811
     yield server.emulator
     assert server.emulator.validation_errors == []
     assert server.emulator.result_errors == []
-
-
-@pytest.fixture
-async def bot(server: EmulatorServer) -> AsyncIterator[Bot]:
-    session = AiohttpSession(api=TelegramAPIServer.from_base(server.base_url))
-    async with Bot(TOKEN, session=session) as client:
-        yield client

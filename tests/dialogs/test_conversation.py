@@ -206,14 +206,19 @@ async def test_missing_parts_are_reshipped(service, shop, db):
     )
 
 
-async def test_high_value_goes_to_a_person(service, shop, db):
-    chat = await identified(service)
-    await open_item(chat, shop.orders["laptop"])
+async def quality_return_to_summary(chat: Chat, order_no: str, description: str) -> None:
+    """From the menu to the summary of a return for a quality problem, with one photo."""
+    await open_item(chat, order_no)
     await chat.press("Return and refund")
     await chat.press("Quality problem")
-    await chat.text("Keyboard has dead keys")
+    await chat.text(description)
     await chat.photos(1)
     await chat.press("Done")
+
+
+async def test_high_value_goes_to_a_person(service, shop, db):
+    chat = await identified(service)
+    await quality_return_to_summary(chat, shop.orders["laptop"], "Keyboard has dead keys")
     assert "a person needs to review it" in chat.last_text
     await chat.press("Confirm")
     assert "A person needs to review it" in chat.texts_since(chat.last_out)
@@ -236,12 +241,7 @@ async def test_a_fourth_claim_in_the_lookback_goes_to_a_person(
         for _ in range(3):
             await make_case(s, order, created_at=NOW - timedelta(days=days_ago))
     chat = await identified(service)
-    await open_item(chat, shop.orders["phone"])
-    await chat.press("Return and refund")
-    await chat.press("Quality problem")
-    await chat.text("Dead pixels in the middle of the screen")
-    await chat.photos(1)
-    await chat.press("Done")
+    await quality_return_to_summary(chat, shop.orders["phone"], "Dead pixels in the middle")
     await chat.press("Confirm")
     case = (await cases(db))[-1]
     if to_a_person:
