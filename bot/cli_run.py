@@ -15,11 +15,11 @@ NO_TOKEN = "BOT_TOKEN is not set. To try the bot offline with a demo shop, run: 
 
 
 def run(args: argparse.Namespace) -> int:
+    from bot import logs
     from bot.app import build, run_polling, run_webhook
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(level=logging.INFO, format=logs.FORMAT)
+    logs.quiet_libraries()
     settings = load_settings()
     if settings.bot_token is None:
         print(NO_TOKEN, file=sys.stderr)

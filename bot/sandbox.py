@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from bot import logs
 from bot.sandbox_info import SandboxConfig, banner
 from bot.sandbox_terminal import Console, chat
 
@@ -121,11 +122,12 @@ def _log_to(log_file: Path) -> _Count:
     for handler in list(root.handlers):
         root.removeHandler(handler)
     file_handler = logging.FileHandler(log_file, encoding="utf-8")
-    file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    file_handler.setFormatter(logging.Formatter(logs.FORMAT))
     counter = _Count()
     root.addHandler(file_handler)
     root.addHandler(counter)
     root.setLevel(logging.INFO)
+    logs.quiet_libraries()
     return counter
 
 

@@ -153,11 +153,14 @@ async def test_sigkill_mid_flow_and_restart(emulator: EmulatorServer, tmp_path: 
         "LINK_SECRET": "s",
     }
 
+    log = tmp_path / "bot.log"
+
     async def start() -> asyncio.subprocess.Process:
-        return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.cli", "run", env=env, cwd=tmp_path,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
+        with log.open("ab") as stderr:
+            return await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot.cli", "run", env=env, cwd=tmp_path,
+                stdout=asyncio.subprocess.DEVNULL, stderr=stderr,
+            )  # fmt: skip
 
     emu = emulator.emulator
     process = await start()
@@ -187,6 +190,10 @@ async def test_sigkill_mid_flow_and_restart(emulator: EmulatorServer, tmp_path: 
             process.send_signal(signal.SIGTERM)
             await asyncio.wait_for(process.wait(), 30)
     assert process.returncode == 0  # SIGTERM: finished what it had, flushed, exited cleanly
+    lines = log.read_text().splitlines()
+    assert sum("running as @" in line for line in lines) == 2
+    # The log says what the bot did, not every step of every customer's state machine.
+    assert not [line for line in lines if " transitions" in line]
     assert await count(url, Case) == 0
     assert await count(url, Outbox, Outbox.status == "pending") == 0
 
