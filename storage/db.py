@@ -33,7 +33,10 @@ class Database:
         self.url = make_url(url)
         one_trip = self.url.drivername == "sqlite+aiosqlite" and "module" not in engine_kwargs
         if one_trip:  # see storage/sqlite_driver.py
-            engine_kwargs.update(module=sqlite_driver.dbapi(), pool_reset_on_return=None)
+            engine_kwargs.update(
+                module=sqlite_driver.dbapi(SQLITE_BUSY_TIMEOUT_MS / 1000),
+                pool_reset_on_return=None,
+            )
         self.engine: AsyncEngine = create_async_engine(self.url, echo=echo, **engine_kwargs)
         if one_trip:
             event.listen(self.engine.sync_engine.pool, "reset", sqlite_driver.reset)
@@ -102,8 +105,10 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         # Take BEGIN away from the driver so we can choose IMMEDIATE ourselves.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        # The one-statement driver waits for locks itself, off sqlite, so the loop runs on.
+        one_trip = isinstance(dbapi_connection, sqlite_driver.OneTripConnection)
+        cursor.execute(f"PRAGMA busy_timeout={0 if one_trip else SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()

@@ -1,10 +1,13 @@
-"""The one-trip aiosqlite adapter behaves like SQLAlchemy's own: rows, counts, ids, errors."""
+"""The one-statement aiosqlite adapter behaves like SQLAlchemy's own (rows, counts, ids,
+errors) and never holds up the event loop waiting for another process's lock."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from storage.db import Database
 from storage.sqlite_driver import OneTripCursor
@@ -67,7 +70,9 @@ async def test_a_connection_given_back_inside_a_transaction_is_rolled_back(sqlit
         assert (await s.execute(text("SELECT count(*) FROM t"))).scalar() == 0
 
 
-async def test_after_a_commit_the_pool_does_not_roll_back_again(sqlite: Database, monkeypatch):
+async def test_only_the_commit_goes_to_the_thread_and_no_rollback_after_it(
+    sqlite: Database, monkeypatch
+):
     import aiosqlite
 
     trips: list[str] = []
@@ -80,7 +85,9 @@ async def test_after_a_commit_the_pool_does_not_roll_back_again(sqlite: Database
     monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
     async with sqlite.transaction() as s:
         await s.execute(text("INSERT INTO t (v) VALUES ('a')"))
-    assert trips == ["_run", "commit"]  # BEGIN travels with the INSERT; no ROLLBACK after
+    # BEGIN and INSERT ran on the loop's thread; COMMIT (maybe a checkpoint) went to aiosqlite's
+    # thread; the pool sent no ROLLBACK after it.
+    assert trips == ["commit"]
 
 
 async def test_the_write_lock_is_taken_with_the_first_statement(sqlite: Database, tmp_path):
@@ -116,3 +123,60 @@ async def test_a_failed_first_statement_does_not_leave_its_begin_open(sqlite: Da
         await s.execute(text("INSERT INTO t (v) VALUES ('free')"))
     async with sqlite.read() as s:
         assert (await s.execute(text("SELECT count(*) FROM t"))).scalar() == 2
+
+
+async def test_waiting_for_another_writer_does_not_stop_the_event_loop(sqlite: Database, tmp_path):
+    import sqlite3
+
+    other = sqlite3.connect(tmp_path / "driver.db", timeout=0, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # e.g. `aftersales import` in another process
+
+    async def write() -> None:
+        async with sqlite.transaction() as s:
+            await s.execute(text("INSERT INTO t (v) VALUES ('after the import')"))
+
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    writer = asyncio.create_task(write())
+    try:
+        await asyncio.sleep(0.3)
+        assert not writer.done()  # it waits for the lock ...
+        assert ticks >= 10  # ... and everything else goes on meanwhile
+        other.execute("COMMIT")
+        await asyncio.wait_for(writer, 5)
+    finally:
+        ticker.cancel()
+        other.close()
+    async with sqlite.read() as s:
+        assert (await s.execute(text("SELECT v FROM t"))).scalars().all() == ["after the import"]
+
+
+async def test_a_lock_held_past_the_busy_timeout_fails_the_transaction(tmp_path, monkeypatch):
+    import sqlite3
+
+    import storage.db
+
+    monkeypatch.setattr(storage.db, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'held.db'}")
+    async with db.transaction() as s:
+        await s.execute(text("CREATE TABLE t (v TEXT)"))
+    other = sqlite3.connect(tmp_path / "held.db", timeout=0, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(OperationalError, match="locked"):
+            async with db.transaction() as s:
+                await s.execute(text("INSERT INTO t VALUES ('x')"))
+        assert 0.15 < asyncio.get_running_loop().time() - started < 2
+    finally:
+        other.close()
+    async with db.transaction() as s:  # the connection is usable again once the lock is free
+        await s.execute(text("INSERT INTO t VALUES ('y')"))
+    await db.dispose()
