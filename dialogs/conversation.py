@@ -74,6 +74,7 @@ class Turn:
         flow: Flow,
         clock: Clock,
         info: ShopInfo,
+        now: datetime | None = None,
     ) -> None:
         self.conv = conv
         self.ctx = conv.context
@@ -82,7 +83,7 @@ class Turn:
         self.policy = policy
         self.texts = texts
         self.flow = flow
-        self.now = clock.now()
+        self.now = clock.now() if now is None else now
         self.info = info
         self.out: list[Outgoing] = []
         self._order_memo: OrderView | None = None  # one load per turn, however many steps
@@ -534,7 +535,7 @@ class Turn:
 
     @property
     def _claims_since(self) -> datetime:
-        return self.now - timedelta(days=self.policy.repeat_claims_days)
+        return claims_since(self.policy, self.now)
 
     async def _item(self) -> tuple[OrderView, ItemView]:
         order = await self._order()
@@ -1075,7 +1076,10 @@ class Conversations:
         self.info = info
         self.flow = flow or Flow()
 
-    async def handle(self, conv: ConversationState, event: Event, shop: ShopPort) -> list[Outgoing]:
+    async def handle(
+        self, conv: ConversationState, event: Event, shop: ShopPort, now: datetime | None = None
+    ) -> list[Outgoing]:
+        """`now`: the instant of the caller's transaction (default: the clock's now)."""
         turn = Turn(
             conv,
             event,
@@ -1085,5 +1089,14 @@ class Conversations:
             flow=self.flow,
             clock=self.clock,
             info=self.info,
+            now=now,
         )
         return await turn.run()
+
+    def claims_since(self, now: datetime) -> datetime:
+        return claims_since(self.policy, now)
+
+
+def claims_since(policy: Policy, now: datetime) -> datetime:
+    """Since when a customer's cases count as recent claims (a policy fact)."""
+    return now - timedelta(days=policy.repeat_claims_days)

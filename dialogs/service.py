@@ -140,12 +140,17 @@ class ConversationService:
             now = self.clock.now()
             async with self.db.transaction() as session:
                 known = await ConversationRepo(session).open_for_chats(chats)
+                shop = StoragePort(session, self.timezone)
+                # Most turns look at their conversation's order: one read for the batch.
+                orders = {c.context.get("order_id") for c in known.values() if c.context}
+                orders = {o for o in orders if isinstance(o, int)}
+                await shop.preload_orders(orders, self.conversations.claims_since(now))
                 writes = _Writes()
                 results = [
                     await self._turn(
                         session, job.event, job.payload, job.also_done, now,
                         stored=job.stored, conversation=known.get(job.event.chat_id),
-                        writes=writes,
+                        writes=writes, shop=shop,
                     )
                     for job in jobs
                 ]  # fmt: skip
@@ -177,6 +182,7 @@ class ConversationService:
         stored: bool = False,
         conversation: Conversation | OpenConversation | None = None,
         writes: _Writes | None = None,
+        shop: StoragePort | None = None,
     ) -> list[Outgoing]:
         """One event inside the caller's transaction: state, case, outbox, inbox row.
 
@@ -212,7 +218,7 @@ class ConversationService:
             customer_id=conversation.customer_id,
         )
         outgoing = await self.conversations.handle(
-            state, event, StoragePort(session, self.timezone)
+            state, event, shop or StoragePort(session, self.timezone), now
         )
         mode = "agent" if state.state == State.WITH_AGENT else "bot"
         # Callback answers are not stored: they only stop the button's spinner, so the caller

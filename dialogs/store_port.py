@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +22,8 @@ class StoragePort:
         self.orders = OrderRepo(session)
         self.case_repo = CaseRepo(session)
         self.evidence = EvidenceRepo(session)
+        # `order_with_claims` answers read ahead by `preload_orders`, by (order id, since)
+        self._preloaded: dict[tuple[int, datetime], tuple[OrderView | None, int]] = {}
 
     async def customer(self, customer_id: int) -> CustomerView | None:
         found = await self.customers.get(customer_id)
@@ -46,8 +48,26 @@ class StoragePort:
     async def order_with_claims(
         self, order_id: int, since: datetime
     ) -> tuple[OrderView | None, int]:
+        known = self._preloaded.get((order_id, since))
+        if known is not None:
+            return known
         rows = await self.orders.rows_with_items(order_id, claims_since=since)
         return _order_view(rows), (rows[0].claims_since if rows else 0)
+
+    async def preload_orders(self, order_ids: Collection[int], since: datetime) -> None:
+        """Reads what `order_with_claims(id, since)` will be asked for these orders, in one
+        statement (the turns of a batch each need their conversation's order)."""
+        if not order_ids:
+            return
+        by_order: dict[int, list[Row[Any]]] = {}
+        for row in await self.orders.rows_with_claims_of(order_ids, since):
+            by_order.setdefault(row.id, []).append(row)
+        for order_id in order_ids:
+            rows = by_order.get(order_id, [])
+            self._preloaded[(order_id, since)] = (
+                _order_view(rows),
+                rows[0].claims_since if rows else 0,
+            )
 
     async def orders_page(
         self, customer_id: int, offset: int, limit: int
@@ -68,6 +88,12 @@ class StoragePort:
         return await self.evidence.used_elsewhere(file_unique_ids)
 
     async def create_case(self, case: NewCase, now: datetime) -> CaseView:
+        # The customer has one more recent claim now: what was read ahead is out of date.
+        self._preloaded = {
+            key: (order, claims)
+            for key, (order, claims) in self._preloaded.items()
+            if order is None or order.customer_id != case.customer_id
+        }
         row = await self.case_repo.create(
             now=now,
             tz=self.tz,

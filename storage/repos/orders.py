@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,16 +18,17 @@ ORDER_FIELDS = ("id", "order_no", "customer_id", "status", "placed_at", "paid_at
                 "delivered_at", "payment_method", "currency")  # fmt: skip
 ITEM_FIELDS = ("sku", "name", "category", "quantity", "unit_price")
 # Built once (its cache key too) and free of ORM bookkeeping: this runs on most turns.
-_WITH_ITEMS = (
+_ORDER_ROWS = (
     select(
         *(_orders.c[name] for name in ORDER_FIELDS),
         _items.c.id.label("item_id"),
         *(_items.c[name] for name in ITEM_FIELDS),
     )
     .select_from(_orders.outerjoin(_items, _items.c.order_id == _orders.c.id))
-    .where(_orders.c.id == bindparam("order_id"))
-    .order_by(_items.c.id)
+    .order_by(_orders.c.id, _items.c.id)
 )
+_ONE = _orders.c.id == bindparam("order_id")
+_WITH_ITEMS = _ORDER_ROWS.where(_ONE)
 _cases = Case.__table__
 _PRIOR_CLAIMS = (
     select(func.count())
@@ -39,8 +40,10 @@ _PRIOR_CLAIMS = (
     .scalar_subquery()
 )
 # The same, with how many cases the order's customer opened since `since` (a policy fact that
-# is wanted on the same turns): one statement for both.
-_WITH_ITEMS_AND_CLAIMS = _WITH_ITEMS.add_columns(_PRIOR_CLAIMS.label("claims_since"))
+# is wanted on the same turns): one statement for both. And for several orders at once.
+_WITH_CLAIMS = _ORDER_ROWS.add_columns(_PRIOR_CLAIMS.label("claims_since"))
+_WITH_ITEMS_AND_CLAIMS = _WITH_CLAIMS.where(_ONE)
+_SEVERAL_WITH_CLAIMS = _WITH_CLAIMS.where(_orders.c.id.in_(bindparam("order_ids", expanding=True)))
 
 _CUSTOMER = bindparam("customer_id")
 _PAGE = (
@@ -81,6 +84,13 @@ class OrderRepo(Repo):
             return (await self.session.execute(_WITH_ITEMS, {"order_id": order_id})).all()
         params = {"order_id": order_id, "since": claims_since}
         return (await self.session.execute(_WITH_ITEMS_AND_CLAIMS, params)).all()
+
+    async def rows_with_claims_of(
+        self, order_ids: Collection[int], claims_since: datetime
+    ) -> Sequence[Row[Any]]:
+        """`rows_with_items(order_id, claims_since)` of several orders, by order id."""
+        params = {"order_ids": sorted(order_ids), "since": claims_since}
+        return (await self.session.execute(_SEVERAL_WITH_CLAIMS, params)).all()
 
     async def list_for_customer(
         self, customer_id: int, offset: int = 0, limit: int = 10

@@ -38,10 +38,10 @@ async def test_ready_events_share_a_transaction(service: ConversationService, db
 async def test_one_failing_event_costs_only_itself(service: ConversationService, db: Database):
     original = service.conversations.handle
 
-    async def flaky(state, event, shop):
+    async def flaky(state, event, shop, now=None):
         if event.chat_id == 107:
             raise RuntimeError("boom")
-        return await original(state, event, shop)
+        return await original(state, event, shop, now)
 
     service.conversations.handle = flaky  # type: ignore[method-assign]
     batcher = Batcher(service)
