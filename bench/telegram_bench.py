@@ -690,7 +690,7 @@ async def _load(
 
 # Messages and edits per update in this bot's return flow (its whole turn), so that a
 # customer's next update is measured against its own first reply. Checked with --trace.
-EXPECT: dict[str, int] = {"menu": 2, "photo": 2}
+EXPECT: dict[str, int] = {"menu": 2}
 
 
 # --- report -----------------------------------------------------------------------------------

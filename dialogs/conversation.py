@@ -805,7 +805,8 @@ class Turn:
         if have >= count:
             rows.append([(self.label("labels/done"), "done")])
         rows.append([(self.label("labels/back"), "back")])
-        self.ask(self.t("evidence/ask", kind=kind, count=count, have=have), rows)
+        text = self.t("evidence/ask", kind=kind, count=count, have=have, max=MAX_EVIDENCE)
+        self.ask(text, rows)
 
     async def on_evidence(self, value: Any) -> None:
         if value == "back":
@@ -850,7 +851,8 @@ class Turn:
                     "size_bytes": m.size_bytes,
                 }
             )
-        self.say("evidence/received", have=len(evidence), count=count, max=MAX_EVIDENCE)
+        # One answer, not "received" and then the question again: the question says how
+        # many arrived, how many are missing, and offers "Done" once there are enough.
         await self.prompt()
 
     # summary and decision ----------------------------------------------------------

@@ -123,7 +123,7 @@ async def test_return_for_a_quality_problem_is_approved_with_instructions(servic
     await chat.press("Return and refund")
     await chat.press("Quality problem")
     await chat.text("Dead pixels in the middle of the screen")
-    assert "at least 1 photos" in chat.last_text
+    assert "at least 1 photo (an album is fine)" in chat.last_text
     await chat.photos(2)
     await chat.press("Done")
     assert "Please check your request" in chat.last_text
@@ -349,6 +349,21 @@ async def test_human_hands_over_and_menu_comes_back(service, shop, db):
 # ----------------------------------------------------------------------------- robustness
 
 
+async def test_each_photo_gets_one_answer_that_counts_them(service, shop):
+    chat = await identified(service)
+    await open_item(chat, shop.orders["phone"])
+    await chat.press("Return and refund")
+    await chat.press("Quality problem")
+    await chat.text("Dead pixels")
+    assert not chat.has_button("Done")
+    out = await chat.photos(1)
+    [reply] = [o for o in out if isinstance(o, Reply)]  # not "received" and the question again
+    assert "at least 1 photo (an album is fine). Received so far: 1." in reply.text
+    assert chat.has_button("Done")
+    await chat.photos(10)
+    assert "Received so far: 10 (that's the maximum of 10)." in chat.last_text
+
+
 async def test_a_new_service_on_the_same_database_continues_mid_flow(db, shop, clock):
     first = make_service(db, clock)
     chat = await identified(first)
@@ -357,7 +372,7 @@ async def test_a_new_service_on_the_same_database_continues_mid_flow(db, shop, c
     await chat.press("Quality problem")
     chat.service = make_service(db, clock)  # the process restarted
     await chat.text("Screen flickers")
-    assert "at least 1 photos" in chat.last_text
+    assert "at least 1 photo (an album is fine)" in chat.last_text
     await chat.photos(1)
     await chat.press("Done")
     await chat.press("Confirm")
