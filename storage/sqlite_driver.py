@@ -6,8 +6,8 @@ wake-up of the event loop each time, where sqlite itself needs a few microsecond
 statements (one-row reads and writes on a local file, by index). Here a statement is run,
 drained and closed in one call on the loop's own thread, and what SQLAlchemy asks of it
 afterwards (rows, description, rowcount, lastrowid) is kept. Measured on the bot under load
-(bench/telegram_bench.py, alternating runs): about 5 % more updates per second than one trip
-to the thread per statement, which in turn was well ahead of four.
+(bench/telegram_bench.py, two copies sharing one core): 2.5-5 % more updates per CPU-second
+than one trip to the thread per statement, which in turn was well ahead of four.
 
 What could make sqlite take long stays off the loop:
 - COMMIT goes to aiosqlite's thread, as before: it is where a WAL checkpoint runs, with its
