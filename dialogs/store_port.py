@@ -59,9 +59,7 @@ class StoragePort:
         statement (the turns of a batch each need their conversation's order)."""
         if not order_ids:
             return
-        by_order: dict[int, list[Row[Any]]] = {}
-        for row in await self.orders.rows_with_claims_of(order_ids, since):
-            by_order.setdefault(row.id, []).append(row)
+        by_order = _by_order(await self.orders.rows_with_claims_of(order_ids, since))
         for order_id in order_ids:
             rows = by_order.get(order_id, [])
             self._preloaded[(order_id, since)] = (
@@ -75,10 +73,7 @@ class StoragePort:
         rows = await self.orders.page_rows(customer_id, offset, limit)
         if not rows:  # past the last page (or no orders): only the total is wanted
             return [], await self.orders.count_for_customer(customer_id)
-        by_order: dict[int, list[Row[Any]]] = {}
-        for row in rows:  # newest first, items in id order
-            by_order.setdefault(row.id, []).append(row)
-        views = [_order_view(group) for group in by_order.values()]
+        views = [_order_view(group) for group in _by_order(rows).values()]  # newest first
         return [v for v in views if v is not None], rows[0].total
 
     async def cases(self, customer_id: int, limit: int) -> list[CaseView]:
@@ -164,6 +159,14 @@ class StoragePort:
 
 def _customer(c: Customer) -> CustomerView:
     return CustomerView(id=c.id, phone=c.phone, name=c.name, language=c.language)
+
+
+def _by_order(rows: Sequence[Row[Any]]) -> dict[int, list[Row[Any]]]:
+    """Rows of several orders (one per item), grouped by order id in the order they came."""
+    grouped: dict[int, list[Row[Any]]] = {}
+    for row in rows:
+        grouped.setdefault(row.id, []).append(row)
+    return grouped
 
 
 def _order_view(rows: Sequence[Row[Any]]) -> OrderView | None:
