@@ -134,12 +134,20 @@ class EmulatorCore:
 
     def continue_update_ids(self, after: int) -> None:
         """Make the next update id greater than `after` (a restart with a kept database:
-        Telegram never reuses update ids, so a bot may drop reused ones as duplicates)."""
+        while updates keep flowing Telegram's ids only increase). Never moves ids back."""
         self._next_update_id = max(self._next_update_id, after + 1)
+
+    def reset_update_ids(self, next_id: int) -> None:
+        """Give the next update exactly `next_id`, even one at or below ids already handed
+        out; ids increase from there. Telegram does this after a week without updates."""
+        if next_id < 1:
+            raise ValueError(f"update ids are positive, got {next_id}")
+        self._next_update_id = next_id
 
     def enqueue(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
         update = {"update_id": self._next_update_id, kind: payload}
         self._next_update_id += 1
+        # after reset_update_ids an id can repeat: the newest update owns it
         self.updates_by_id[update["update_id"]] = update
         self.updates.put(update)
         self.webhook.notify()

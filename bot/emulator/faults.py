@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from http import HTTPStatus
 
 ANY_METHOD = "*"
 
-_DESCRIPTIONS = {
+# Telegram's own wording, so bots that match on descriptions see what production sends.
+DESCRIPTIONS = {
+    400: "Bad Request: wrong parameter",
+    401: "Unauthorized",
+    403: "Forbidden: bot was blocked by the user",
+    404: "Not Found",
+    409: "Conflict: terminated by other getUpdates request; make sure that only one bot "
+    "instance is running",
     429: "Too Many Requests: retry after {retry_after}",
     500: "Internal Server Error",
     502: "Bad Gateway",
@@ -37,20 +45,24 @@ class Faults:
         method: str,
         status: int = 429,
         retry_after: int | None = 2,
-        times: int = 1,
+        times: int | None = 1,
         description: str | None = None,
     ) -> None:
-        """Answer the next `times` calls of `method` with `status` (429 carries retry_after)."""
-        self._add(
-            method,
-            Fault(
-                "fail",
-                times,
-                status=status,
-                retry_after=retry_after if status == 429 else None,
-                description=description,
-            ),
-        )
+        """Answer the next `times` calls of `method` with `status` (429 carries retry_after);
+        `times=None` keeps failing until `clear(method)`."""
+        self._add(method, _failure(status, times, retry_after, description))
+
+    def fail_always(
+        self,
+        method: str,
+        status: int,
+        description: str | None = None,
+        *,
+        retry_after: int | None = 2,
+    ) -> None:
+        """Answer every call of `method` with `status` until `clear(method)` (a revoked token
+        is `fail_always("*", 401)`)."""
+        self._add(method, _failure(status, None, retry_after, description))
 
     def slow(self, method: str, seconds: float, times: int | None = None) -> None:
         """Delay answers of `method` by `seconds` (all calls unless `times` is given)."""
@@ -87,8 +99,30 @@ class Faults:
         return None
 
 
+def _failure(
+    status: int, times: int | None, retry_after: int | None, description: str | None
+) -> Fault:
+    if times is not None and times < 1:
+        raise ValueError(f"times must be at least 1 (or None for always), got {times}")
+    return Fault(
+        "fail",
+        times,
+        status=status,
+        retry_after=retry_after if status == 429 else None,
+        description=description,
+    )
+
+
+def default_description(status: int, retry_after: int | None = None) -> str:
+    """Telegram's wording for `status`; other codes get their HTTP reason phrase."""
+    template = DESCRIPTIONS.get(status)
+    if template is None:
+        try:
+            return HTTPStatus(status).phrase
+        except ValueError:
+            return "Internal Server Error"
+    return template.format(retry_after=retry_after)
+
+
 def fault_description(fault: Fault) -> str:
-    if fault.description:
-        return fault.description
-    template = _DESCRIPTIONS.get(fault.status, "Internal Server Error")
-    return template.format(retry_after=fault.retry_after)
+    return fault.description or default_description(fault.status, fault.retry_after)

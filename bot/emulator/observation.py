@@ -16,6 +16,14 @@ def chat_id_of(chat: ChatRef) -> int:
     return chat if isinstance(chat, int) else chat.id
 
 
+def _offset(params: dict[str, Any]) -> int | None:
+    value = params.get("offset")
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None  # a malformed offset was refused by validation anyway
+
+
 class Observation(EmulatorCore):
     def sent_messages(self, chat: ChatRef, *, include_deleted: bool = True) -> list[SentMessage]:
         """The bot's messages in `chat`, oldest first, in their current state."""
@@ -41,6 +49,12 @@ class Observation(EmulatorCore):
 
     def calls_to(self, method: str) -> list[CallRecord]:
         return list(self.calls_by_method.get(method.lower(), ()))
+
+    def polled_offsets(self) -> list[int | None]:
+        """The `offset` each getUpdates call carried (None: none given), oldest first.
+
+        `CallRecord.params` keeps the wire value (a string from form-encoding clients)."""
+        return [_offset(call.params) for call in self.calls_to("getUpdates")]
 
     async def wait_until(
         self,

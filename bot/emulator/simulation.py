@@ -1,7 +1,8 @@
 """The client side: simulated users and groups acting on the bot.
 
-Each action queues one Update (or a few, for albums) and returns it; update ids strictly
-increase. The coroutines yield once so a bot running on the same loop gets to react.
+Each action queues one Update (or a few, for albums) and returns it; update ids increase
+(until `reset_update_ids` restarts them). The coroutines yield once so a bot running on the
+same loop gets to react.
 """
 
 from __future__ import annotations
@@ -117,6 +118,22 @@ class Simulation(EmulatorCore):
         return await self._user_message(
             user, content, chat=chat, thread_id=thread_id, reply_to=reply_to
         )
+
+    async def user_edits_text(self, user: SimUser, message: dict[str, Any] | int, text: str,
+                              *, chat: SimChat | None = None) -> Update:  # fmt: skip
+        """The user edits a text message they sent (the `message` of its update, or its id):
+        an `edited_message` update with the new text and an `edit_date`."""
+        target = self._chat_of(user, chat)
+        message_id = message if isinstance(message, int) else message["message_id"]
+        original = target.messages.get(message_id)
+        if original is None:
+            raise LookupError(f"no message {message_id} in chat {target.id}")
+        edited = {**original, "text": text, "edit_date": int(self.clock())}
+        edited.pop("entities", None)
+        target.messages[message_id] = edited
+        update = self.enqueue("edited_message", edited)
+        await asyncio.sleep(0)
+        return update
 
     async def member_sends_text(
         self, group: SimChat, user: SimUser, text: str, *, thread_id: int | None = None

@@ -7,6 +7,7 @@ loop the tests run on.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import deque
 from typing import Any
 
@@ -43,6 +44,11 @@ def update_type(update: dict[str, Any]) -> str:
     return next(key for key in update if key != "update_id")
 
 
+def _ascending(updates: list[dict[str, Any]]) -> bool:
+    ids = [u["update_id"] for u in updates]
+    return all(a < b for a, b in itertools.pairwise(ids))
+
+
 class UpdateQueue:
     def __init__(self) -> None:
         self.pending: deque[dict[str, Any]] = deque()
@@ -50,9 +56,13 @@ class UpdateQueue:
         self._redeliver: list[dict[str, Any]] = []
         self._waiters: list[asyncio.Future[None]] = []
         self._poll_generation = 0
+        # pending may not be sorted by id (after reset_update_ids or a requeue)
+        self._unsorted = False
         self.dropped_not_allowed = 0
 
     def put(self, update: dict[str, Any]) -> None:
+        if self.pending and update["update_id"] <= self.pending[-1]["update_id"]:
+            self._unsorted = True
         self.pending.append(update)
         self._wake()
 
@@ -63,6 +73,8 @@ class UpdateQueue:
 
     def requeue(self, updates: list[dict[str, Any]]) -> None:
         """Put undelivered updates back at the front, in order."""
+        if not _ascending([*updates, *itertools.islice(self.pending, 1)]):
+            self._unsorted = True
         self.pending.extendleft(reversed(updates))
         if updates:
             self._wake()
@@ -103,6 +115,11 @@ class UpdateQueue:
             return
         while self.pending and self.pending[0]["update_id"] < offset:
             self.pending.popleft()
+        if self._unsorted:
+            # Telegram confirms by id, not by position: a stale offset drops newer low ids.
+            self.pending = deque(u for u in self.pending if u["update_id"] >= offset)
+        if not self.pending:
+            self._unsorted = False
 
     def collect(self, limit: int) -> list[dict[str, Any]]:
         batch = self._redeliver[:limit]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ class DeliveryAttempt:
     at: float
     status: int | None
     error: str | None
+    # which delivery this attempt belongs to: update ids may repeat (reset_update_ids, redeliver)
+    delivery: int = 0
 
     @property
     def ok(self) -> bool:
@@ -62,7 +65,9 @@ class Webhook:
         self._session: aiohttp.ClientSession | None = None
         self._wakeup: asyncio.Event | None = None
         self._deliveries: set[asyncio.Task[None]] = set()
+        # by delivery serial, so repeated update ids never collide; insertion is queue order
         self._in_flight: dict[int, dict[str, Any]] = {}
+        self._serials = itertools.count(1)
 
     @property
     def active(self) -> bool:
@@ -87,8 +92,9 @@ class Webhook:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         # Updates still being delivered go back to the queue, as Telegram keeps them pending.
-        self.core.updates.requeue(sorted(self._in_flight.values(), key=lambda u: u["update_id"]))
+        self.core.updates.requeue(list(self._in_flight.values()))
         self._in_flight.clear()
+        self.stats.in_flight = 0
         self._task = None
         self._deliveries.clear()
         self._wakeup = None
@@ -105,31 +111,42 @@ class Webhook:
         while True:
             self._wakeup.clear()
             while (update := self.core.updates.pop()) is not None:
+                # tracked before waiting for a slot, so stop() requeues it instead of losing it
+                serial = self._track(update)
                 await limit.acquire()
-                self.stats.in_flight += 1
-                task = asyncio.create_task(self._deliver(update, limit))
+                task = asyncio.create_task(self._deliver(serial, update, limit))
                 self._deliveries.add(task)
                 task.add_done_callback(self._deliveries.discard)
             await self._wakeup.wait()
 
-    async def _deliver(self, update: dict[str, Any], limit: asyncio.Semaphore) -> None:
-        self._in_flight[update["update_id"]] = update
+    def _track(self, update: dict[str, Any]) -> int:
+        serial = next(self._serials)
+        self._in_flight[serial] = update
+        self.stats.in_flight = len(self._in_flight)
+        return serial
+
+    def _untrack(self, serial: int) -> None:
+        self._in_flight.pop(serial, None)
+        self.stats.in_flight = len(self._in_flight)
+
+    async def _deliver(self, serial: int, update: dict[str, Any], limit: asyncio.Semaphore) -> None:
         try:
             attempt = 0
             while True:
                 attempt += 1
                 status, error = await self._post(update)
                 self.stats.attempts.append(
-                    DeliveryAttempt(update["update_id"], attempt, self.core.clock(), status, error)
+                    DeliveryAttempt(
+                        update["update_id"], attempt, self.core.clock(), status, error, serial
+                    )
                 )
                 if error is None:
-                    self._in_flight.pop(update["update_id"], None)
+                    self._untrack(serial)
                     return
                 self.stats.last_error_date = self.core.now()
                 self.stats.last_error_message = error
                 await asyncio.sleep(min(self.retry_max, self.retry_base * 2 ** (attempt - 1)))
         finally:
-            self.stats.in_flight -= 1
             limit.release()
 
     async def _post(self, update: dict[str, Any]) -> tuple[int | None, str | None]:

@@ -5,12 +5,28 @@ import asyncio
 import pytest
 from aiogram import Bot
 from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramConflictError,
+    TelegramForbiddenError,
     TelegramNetworkError,
     TelegramRetryAfter,
     TelegramServerError,
+    TelegramUnauthorizedError,
 )
 
 from bot.emulator import Emulator
+
+CONFLICT = (
+    "Conflict: terminated by other getUpdates request; make sure that only one bot instance "
+    "is running"
+)
+CLIENT_ERRORS = [
+    (400, TelegramBadRequest, "Bad Request: wrong parameter"),
+    (401, TelegramUnauthorizedError, "Unauthorized"),
+    (403, TelegramForbiddenError, "Forbidden: bot was blocked by the user"),
+    (409, TelegramConflictError, CONFLICT),
+]
 
 
 @pytest.fixture
@@ -46,6 +62,103 @@ async def test_any_method_wildcard(bot: Bot, emu: Emulator):
     with pytest.raises(TelegramServerError):
         await bot.get_me()
     await bot.get_me()
+
+
+@pytest.mark.parametrize(("status", "exception", "description"), CLIENT_ERRORS)
+async def test_client_error_statuses_map_to_aiogram(
+    bot: Bot, emu: Emulator, user, status: int, exception: type, description: str
+):
+    emu.faults.fail_next("sendMessage", status=status)
+    with pytest.raises(exception) as caught:
+        await bot.send_message(user.id, "refused")
+    assert caught.value.message == description
+    [call] = emu.calls_to("sendMessage")
+    assert (call.error_code, call.description, call.fault) == (status, description, "fail")
+    await bot.send_message(user.id, "accepted")
+    assert [m.text for m in emu.sent_messages(user)] == ["accepted"]
+    # injected faults are neither validation nor api errors
+    assert emu.validation_errors == [] and emu.api_errors == []
+
+
+@pytest.mark.parametrize(("status", "exception", "description"), CLIENT_ERRORS)
+async def test_client_error_statuses_on_any_method(
+    bot: Bot, emu: Emulator, status: int, exception: type, description: str
+):
+    emu.faults.fail_next("*", status=status, times=2)
+    with pytest.raises(exception):
+        await bot.get_me()
+    with pytest.raises(exception) as caught:
+        await bot.get_updates()
+    assert caught.value.message == description
+    await bot.get_me()
+    assert emu.faults.triggered == [("getMe", "fail"), ("getUpdates", "fail")]
+
+
+async def test_conflict_on_get_updates_as_a_second_instance_sees_it(bot: Bot, emu: Emulator):
+    emu.faults.fail_next("getUpdates", status=409)
+    with pytest.raises(TelegramConflictError, match="only one bot instance"):
+        await bot.get_updates(timeout=0)
+    assert await bot.get_updates(timeout=0) == []
+
+
+async def test_description_override(bot: Bot, emu: Emulator, user):
+    emu.faults.fail_next("sendMessage", status=400, description="Bad Request: chat not found")
+    emu.faults.fail_next("sendMessage", status=403, description="Forbidden: user is deactivated")
+    with pytest.raises(TelegramBadRequest, match="chat not found"):
+        await bot.send_message(user.id, "x")
+    with pytest.raises(TelegramForbiddenError, match="user is deactivated"):
+        await bot.send_message(user.id, "x")
+
+
+async def test_other_statuses_get_their_reason_phrase(bot: Bot, emu: Emulator):
+    emu.faults.fail_next("getMe", status=418)
+    with pytest.raises(TelegramAPIError) as caught:
+        await bot.get_me()
+    assert caught.value.message == "I'm a Teapot"
+
+
+async def test_revoked_token_fails_every_call_until_cleared(bot: Bot, emu: Emulator, user):
+    emu.faults.fail_always("*", 401)
+    for _ in range(3):
+        with pytest.raises(TelegramUnauthorizedError, match="Unauthorized"):
+            await bot.get_me()
+        with pytest.raises(TelegramUnauthorizedError):
+            await bot.send_message(user.id, "x")
+    emu.faults.clear("*")
+    await bot.send_message(user.id, "token is back")
+    assert [m.text for m in emu.sent_messages(user)] == ["token is back"]
+
+
+async def test_fail_always_on_one_method(bot: Bot, emu: Emulator, user):
+    emu.faults.fail_always("sendMessage", 403)
+    for _ in range(3):
+        with pytest.raises(TelegramForbiddenError, match="bot was blocked by the user"):
+            await bot.send_message(user.id, "x")
+    await bot.get_me()  # other methods are unaffected
+    emu.faults.clear("sendMessage")
+    await bot.send_message(user.id, "x")
+
+
+async def test_fail_next_with_times_none_is_fail_always(bot: Bot, emu: Emulator):
+    emu.faults.fail_next("getMe", status=500, times=None)
+    for _ in range(5):
+        with pytest.raises(TelegramServerError):
+            await bot.get_me()
+    emu.faults.clear()
+    await bot.get_me()
+
+
+async def test_fail_always_429_carries_retry_after(bot: Bot, emu: Emulator):
+    emu.faults.fail_always("getMe", 429, retry_after=4)
+    for _ in range(2):
+        with pytest.raises(TelegramRetryAfter) as caught:
+            await bot.get_me()
+        assert caught.value.retry_after == 4
+
+
+def test_times_must_be_positive(emu: Emulator):
+    with pytest.raises(ValueError, match="times"):
+        emu.faults.fail_next("getMe", status=500, times=0)
 
 
 async def test_dropped_connection(bot: Bot, emu: Emulator, user):

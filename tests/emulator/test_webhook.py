@@ -1,47 +1,12 @@
 """Webhook mode: delivery with the secret header, redelivery with backoff, 409 for getUpdates."""
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from aiogram import Bot
 from aiogram.exceptions import TelegramConflictError
-from aiohttp import web
 
 from bot.emulator import Emulator
-
-
-class Receiver:
-    """A tiny webhook endpoint that fails the first `failures` deliveries."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[dict, str | None]] = []
-        self.failures = 0
-        self.reply: dict | None = None
-
-    async def handle(self, request: web.Request) -> web.Response:
-        if self.failures:
-            self.failures -= 1
-            return web.Response(status=500)
-        update = await request.json()
-        self.received.append((update, request.headers.get("X-Telegram-Bot-Api-Secret-Token")))
-        if self.reply is not None:
-            return web.json_response(self.reply)
-        return web.Response()
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
-    target = Receiver()
-    app = web.Application()
-    app.router.add_post("/hook", target.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    yield target, f"http://127.0.0.1:{port}/hook"
-    await runner.cleanup()
 
 
 async def test_delivery_with_secret_header(bot: Bot, emu: Emulator, receiver):
