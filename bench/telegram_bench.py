@@ -518,6 +518,7 @@ async def measure(kind: str, opts: Options, tmp: Path) -> dict[str, Any]:
                 DATABASE_URL=url,
                 EVIDENCE_DIR=str(tmp / "evidence"),
                 DEFAULT_LOCALE="en",
+                LINK_SECRET="bench-link-secret-not-for-production",
             )
             runner = "bench.telegram_unpaced" if kind == "unpaced" else "bot.cli"
             argv = [sys.executable, "-m", runner, "run"]

@@ -6,6 +6,8 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
+from bot.errors import StartupError
+
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aftersales", description=__doc__)
@@ -50,6 +52,9 @@ def _build_parser() -> argparse.ArgumentParser:
     link = sub.add_parser("link", help="print a signed deep link that opens one order")
     link.add_argument("order_no")
     link.add_argument("--bot-username", help="default: BOT_USERNAME, or asked from Telegram")
+    link.add_argument(
+        "--days", type=int, help="how many days the link stays valid (default: LINK_TTL_DAYS, 30)"
+    )
 
     sandbox = sub.add_parser("sandbox", help="offline: emulator + demo shop + the real bot")
     sandbox.add_argument("--database", help="SQLite file (default: a fresh one per run)")
@@ -91,7 +96,11 @@ def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
-    return _handler(args)(args)
+    try:
+        return _handler(args)(args)
+    except StartupError as exc:  # the operator's to fix; anything else is a bug: a traceback
+        print(f"aftersales: {exc}", file=sys.stderr)
+        return exc.exit_code
 
 
 if __name__ == "__main__":

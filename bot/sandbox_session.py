@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -131,6 +132,7 @@ class SandboxSession:
             evidence_dir=self.config.evidence_dir,
             agent_chat_id=AGENTS_CHAT_ID,
             agent_ids=[AGENT_ID],
+            link_secret=secrets.token_urlsafe(32),  # no deep link outlives a sandbox run
             _env_file=None,
         )
 
