@@ -30,6 +30,7 @@ from dialogs.service import Batcher, Job
 from dialogs.shop import CaseView, CustomerView, ItemView, NewCase, OrderView
 from dialogs.texts import Texts
 from storage.db import Database
+from storage.repos import FailureCounts
 from tests.dialogs.harness import Chat, make_service
 from tests.factories import make_customer, make_order
 
@@ -118,7 +119,13 @@ class MemoryShop:
     async def customer_by_phone(self, phone: str) -> CustomerView:
         return self.customer_view
 
-    async def link_telegram(self, customer_id: int, user_id: int) -> None:
+    async def link_telegram(self, customer_id: int, user_id: int, *, take_over: bool) -> None:
+        return None
+
+    async def identification_failures(self, *args: object, **kwargs: object) -> FailureCounts:
+        return FailureCounts(0, 0, 0)
+
+    async def record_identification_failure(self, *args: object) -> None:
         return None
 
     async def order_by_no(self, order_no: str) -> OrderView:

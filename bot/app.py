@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
@@ -17,16 +18,18 @@ from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import TelegramUnauthorizedError
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
 from aiohttp import web
 
+from bot.errors import StartupError
 from bot.files import EvidenceStore
-from bot.intake import ALLOWED_UPDATES, Inbox, Polling, webhook_app
+from bot.intake import ALLOWED_UPDATES, REVOKED, Inbox, Polling, webhook_app
 from bot.outbox import OutboxWorker
 from bot.processor import Processor
 from bot.ratelimit import RateLimiter
 from bot.responses import KEPT  # noqa: F401  (imported for its effect: see the module)
-from bot.settings import Settings
+from bot.settings import Settings, require_link_secret, require_webhook_secret
 from dialogs.clock import Clock, SystemClock
 from dialogs.conversation import COMMANDS, Conversations, ShopInfo
 from dialogs.links import LinkSigner
@@ -35,10 +38,12 @@ from dialogs.service import ConversationService
 from dialogs.texts import Texts
 from storage import migrate
 from storage.db import Database
+from storage.locks import AlreadyRunning, hold_instance_lock
 
 log = logging.getLogger(__name__)
 TELEGRAM = "https://api.telegram.org"
 SHUTDOWN_GRACE = 10.0
+POLL_TIMEOUT = 25  # seconds a getUpdates call waits for news
 
 
 def make_bot(token: str, api_base: str) -> Bot:
@@ -79,7 +84,7 @@ def build(settings: Settings, *, clock: Clock | None = None, bot: Bot | None = N
         info=ShopInfo(
             return_address=settings.return_address,
             shop_name=settings.shop_name,
-            links=LinkSigner(settings.link_secret.get_secret_value()),
+            links=LinkSigner(require_link_secret(settings), ttl_days=settings.link_ttl_days),
         ),
     )
     outbox = OutboxWorker(db, bot, limiter=RateLimiter(), clock=clock)
@@ -109,7 +114,10 @@ async def register_commands(rt: Runtime) -> None:
 async def start(rt: Runtime) -> asyncio.Task[None]:
     """Migrations, commands, recovery of unfinished updates; returns the outbox task."""
     await asyncio.to_thread(migrate.upgrade, rt.settings.database_url)
-    me = await rt.bot.get_me()
+    try:
+        me = await rt.bot.get_me()
+    except TelegramUnauthorizedError:
+        raise StartupError(REVOKED, exit_code=1) from None
     log.info("running as @%s (policy %s)", me.username, rt.policy.name)
     await register_commands(rt)
     outbox_task = asyncio.create_task(rt.outbox.run(), name="outbox")
@@ -124,8 +132,9 @@ async def stop(rt: Runtime, outbox_task: asyncio.Task[None]) -> None:
     if not await rt.processor.drain(SHUTDOWN_GRACE):
         log.warning("stopping with %d updates in hand; they resume on the next start",
                     rt.processor.in_hand)  # fmt: skip
-    await rt.outbox.stop(SHUTDOWN_GRACE)
-    with contextlib.suppress(asyncio.CancelledError):
+    if not outbox_task.done():
+        await rt.outbox.stop(SHUTDOWN_GRACE)
+    with contextlib.suppress(asyncio.CancelledError, Exception):
         await outbox_task
     await rt.bot.session.close()
     await rt.db.dispose()
@@ -137,17 +146,73 @@ def _on_signals(loop: asyncio.AbstractEventLoop, callback: object) -> None:
             loop.add_signal_handler(sig, callback)  # type: ignore[arg-type]
 
 
-async def run_polling(rt: Runtime, *, until: asyncio.Event | None = None) -> None:
-    outbox_task = await start(rt)
-    await rt.bot.delete_webhook(drop_pending_updates=False)
-    polling = Polling(rt.bot, rt.inbox)
-    stopped = until or asyncio.Event()
-    _on_signals(asyncio.get_running_loop(), stopped.set)
-    poll_task = asyncio.create_task(polling.run(), name="polling")
-    await stopped.wait()
-    polling.stop()
-    await poll_task
+@contextlib.contextmanager
+def one_instance(settings: Settings) -> Iterator[None]:
+    """Refuse a second bot on the same SQLite file (PostgreSQL takes several workers)."""
+    try:
+        with hold_instance_lock(settings.database_url):
+            yield
+    except AlreadyRunning as exc:
+        raise StartupError(
+            f"another aftersales bot ({exc.holder}) is already running on {exc.database}; "
+            "run one bot per SQLite file, or use PostgreSQL (DATABASE_URL) for several workers",
+            exit_code=1,
+        ) from None
+
+
+async def _serve(
+    rt: Runtime,
+    outbox_task: asyncio.Task[None],
+    intake: asyncio.Task[None] | None,
+    stopped: asyncio.Event,
+) -> None:
+    """Wait for a stop signal, or for a part that must never end on its own (the poller, the
+    outbox): then stop as gracefully as possible and say why. The process never lives on with
+    its intake dead."""
+    signal_wait = asyncio.ensure_future(stopped.wait())
+    parts = [p for p in (intake, outbox_task) if p is not None]
+    await asyncio.wait([signal_wait, *parts], return_when=asyncio.FIRST_COMPLETED)
+    signal_wait.cancel()
+    ended = next((p for p in parts if p.done()), None) if not stopped.is_set() else None
+    failure = (ended.exception() if not ended.cancelled() else None) if ended else None
+    if intake is not None and not intake.done():
+        # Told to stop, the poller ends its long poll itself (nothing received is lost).
+        await asyncio.wait([intake], timeout=SHUTDOWN_GRACE)
+        intake.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await intake
     await stop(rt, outbox_task)
+    if ended is None:
+        return
+    if isinstance(failure, StartupError):
+        raise failure
+    raise StartupError(
+        f"the bot stopped because its {ended.get_name()} ended: "
+        f"{type(failure).__name__ if failure else 'no error'}: {failure or 'it returned'}",
+        exit_code=1,
+    ) from failure
+
+
+async def run_polling(
+    rt: Runtime, *, until: asyncio.Event | None = None, poll_timeout: int = POLL_TIMEOUT
+) -> None:
+    with one_instance(rt.settings):
+        outbox_task = await start(rt)
+        await rt.bot.delete_webhook(drop_pending_updates=False)
+        polling = Polling(rt.bot, rt.inbox, timeout=poll_timeout)
+        stopped = until or asyncio.Event()
+        _on_signals(asyncio.get_running_loop(), stopped.set)
+        poll_task = asyncio.create_task(_poll(polling, stopped), name="polling")
+        await _serve(rt, outbox_task, poll_task, stopped)
+
+
+async def _poll(polling: Polling, stopped: asyncio.Event) -> None:
+    stopping = asyncio.create_task(stopped.wait())
+    stopping.add_done_callback(lambda _: polling.stop())
+    try:
+        await polling.run()
+    finally:
+        stopping.cancel()
 
 
 async def run_webhook(
@@ -155,21 +220,25 @@ async def run_webhook(
 ) -> None:
     settings = rt.settings
     if not settings.webhook_url:
-        raise SystemExit("WEBHOOK_URL is not set: it is the public https address Telegram posts to")
-    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-    outbox_task = await start(rt)
-    path = urlparse(settings.webhook_url).path or "/"
-    runner = web.AppRunner(webhook_app(rt.inbox, secret, path), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    await rt.bot.set_webhook(
-        settings.webhook_url, secret_token=secret, allowed_updates=ALLOWED_UPDATES
-    )
-    log.info("webhook listening on %s:%s%s", host, port, path)
-    stopped = until or asyncio.Event()
-    _on_signals(asyncio.get_running_loop(), stopped.set)
-    await stopped.wait()
-    # The webhook stays registered: a restart picks up where this process stopped.
-    await runner.cleanup()
-    await stop(rt, outbox_task)
+        raise StartupError(
+            "WEBHOOK_URL is not set: it is the public https address Telegram posts to"
+        )
+    secret = require_webhook_secret(settings)  # never open to anyone who finds the URL
+    with one_instance(settings):
+        outbox_task = await start(rt)
+        path = urlparse(settings.webhook_url).path or "/"
+        runner = web.AppRunner(webhook_app(rt.inbox, secret, path), access_log=None)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, host, port)
+            await site.start()
+            await rt.bot.set_webhook(
+                settings.webhook_url, secret_token=secret, allowed_updates=ALLOWED_UPDATES
+            )
+            log.info("webhook listening on %s:%s%s", host, port, path)
+            stopped = until or asyncio.Event()
+            _on_signals(asyncio.get_running_loop(), stopped.set)
+            # The webhook stays registered: a restart picks up where this process stopped.
+            await _serve(rt, outbox_task, None, stopped)
+        finally:
+            await runner.cleanup()

@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 
-from bot.settings import load_settings
+from bot.errors import StartupError
+from bot.settings import check_policy, load_settings, require_link_secret, require_run_secrets
 from dialogs.links import LinkSigner
 
 NO_TOKEN = "BOT_TOKEN is not set. To try the bot offline with a demo shop, run: aftersales sandbox"
@@ -16,14 +17,17 @@ NO_TOKEN = "BOT_TOKEN is not set. To try the bot offline with a demo shop, run: 
 
 def run(args: argparse.Namespace) -> int:
     from bot import logs
-    from bot.app import build, run_polling, run_webhook
 
     logging.basicConfig(level=logging.INFO, format=logs.FORMAT)
     logs.quiet_libraries()
     settings = load_settings()
     if settings.bot_token is None:
-        print(NO_TOKEN, file=sys.stderr)
-        return 2
+        raise StartupError(NO_TOKEN)
+    require_run_secrets(settings, webhook=args.webhook)
+    check_policy(settings)  # build() loads it too, but would end in a traceback
+    # Only now: aiogram takes seconds to import, and a refusal should not wait for it.
+    from bot.app import build, run_polling, run_webhook
+
     runtime = build(settings)
     main = run_webhook(runtime, host=args.host, port=args.port) if args.webhook else None
     with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
@@ -43,15 +47,39 @@ def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 def link(args: argparse.Namespace) -> int:
     settings = load_settings()
+    secret = require_link_secret(settings)
+    days = args.days if args.days is not None else settings.link_ttl_days
+    if days < 1:
+        raise StartupError("--days: a link must stay valid for at least 1 day")
+    if not asyncio.run(_order_exists(settings.database_url, args.order_no)):
+        raise StartupError(f"no order {args.order_no!r} in the database (DATABASE_URL); "
+                           "import it first with: aftersales orders import FILE")  # fmt: skip
     username = args.bot_username or settings.bot_username
     if username is None:
         if settings.bot_token is None:
-            print("Give --bot-username (or set BOT_USERNAME or BOT_TOKEN)", file=sys.stderr)
-            return 2
+            raise StartupError("give --bot-username (or set BOT_USERNAME or BOT_TOKEN)")
         username = asyncio.run(_ask_username(settings.bot_token.get_secret_value(),
                                              settings.telegram_api_base))  # fmt: skip
-    print(LinkSigner(settings.link_secret.get_secret_value()).url(username, args.order_no))
+    try:
+        url = LinkSigner(secret, ttl_days=days).url(username, args.order_no, datetime.now(UTC))
+    except ValueError as exc:  # too long for Telegram's start parameter
+        raise StartupError(str(exc)) from None
+    print(url)
     return 0
+
+
+async def _order_exists(url: str, order_no: str) -> bool:
+    from storage import migrate
+    from storage.db import Database
+    from storage.repos import OrderRepo
+
+    await asyncio.to_thread(migrate.upgrade, url)
+    db = Database(url)
+    try:
+        async with db.read() as session:
+            return await OrderRepo(session).by_no(order_no) is not None
+    finally:
+        await db.dispose()
 
 
 async def _ask_username(token: str, api_base: str) -> str:

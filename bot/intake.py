@@ -3,24 +3,37 @@
 aiogram's own polling advances the offset before handlers finish, and its webhook handler
 answers 200 before the work is done; either way a crash loses the update. Here polling asks for
 the next offset only after the batch is committed, and the webhook answers 200 only after
-the commit, so Telegram re-sends anything we did not store. Duplicates are dropped by the
-inbox's primary key (update_id).
+the commit, so Telegram re-sends anything we did not store. A redelivery is dropped by the
+inbox (same update_id and identity, see `bot.update_shape`); a new update that reuses an old
+update_id is kept. Anything that is not a well-formed update is refused and logged, and never
+stops the poller or the webhook server.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
+from aiogram.exceptions import (
+    TelegramConflictError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
 from aiohttp import web
 
 from bot import json_calls
+from bot.errors import StartupError
 from bot.translate import Incoming, route
+from bot.update_shape import MAX_ID as MAX_UPDATE_ID
+from bot.update_shape import Malformed, check, identity
 from dialogs.clock import Clock
 from storage.db import Database
 from storage.repos import InboxRepo
@@ -30,8 +43,21 @@ ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_membe
 Submit = Callable[[Incoming], None]
 
 
+WEBHOOK_MAX_BODY = 256 * 1024  # Telegram's updates are a few KB; anything far larger is not one
+MAX_BACKOFF = 30.0
+REVOKED = (
+    "Telegram refused BOT_TOKEN (401 Unauthorized): the token was revoked or is wrong; "
+    "get the current one from @BotFather and restart"
+)
+CONFLICT = (
+    "getUpdates answered 409 Conflict: another instance is polling with this BOT_TOKEN "
+    "(or a webhook was set for it); run one polling instance per token, "
+    "or several workers with run --webhook"
+)
+
+
 class Inbox:
-    """Stores updates; hands the new ones to the processor in update_id order."""
+    """Stores updates; hands the new ones to the processor in the order they came."""
 
     def __init__(self, db: Database, clock: Clock, submit: Submit) -> None:
         self.db = db
@@ -39,84 +65,182 @@ class Inbox:
         self.submit = submit
 
     async def store(self, updates: list[dict[str, Any]]) -> int:
+        """Store well-formed updates (a batch, sorted by update_id as Telegram sends them);
+        how many were new. Raises on a database error: nothing of the batch was stored."""
         if not updates:
             return 0
         now = self.clock.now()
         ordered = sorted(updates, key=lambda u: u["update_id"])
-        incoming = [route(int(u["update_id"]), u) for u in ordered]
-        rows = [(i.update_id, i.chat_id, i.payload) for i in incoming]
+        routed = [route(0, u) for u in ordered]  # the inbox id is known once stored
+        rows = [(i.payload["update_id"], identity(i.payload), i.chat_id, i.payload) for i in routed]
         async with self.db.transaction() as session:
-            fresh = await InboxRepo(session).record_many(rows, now)
+            inbox = InboxRepo(session)
+            fresh = await inbox.record_many(rows, now)
+            reused = await inbox.reused([update_id for update_id, _ in fresh])
+        for update_id in sorted(reused):
+            log.warning("update_id %s was seen before with other content: a new update, kept",
+                        update_id)  # fmt: skip
         # Handed over only after the commit: nothing is worked on that could still be lost.
-        for one in incoming:
-            if one.update_id in fresh:
-                self.submit(one)
+        for (update_id, key, _, _), incoming in zip(rows, routed, strict=True):
+            inbox_id = fresh.get((update_id, key))
+            if inbox_id is not None:
+                self.submit(replace(incoming, inbox_id=inbox_id))
         return len(fresh)
 
 
+def well_formed(updates: list[Any], seen: set[str] | None = None) -> list[dict[str, Any]]:
+    """The updates that can be stored; each other one logged (once, if `seen` remembers)."""
+    good: list[dict[str, Any]] = []
+    for update in updates:
+        try:
+            good.append(check(update))
+        except Malformed as problem:
+            key = f"{_raw_id(update)}:{problem}"
+            if seen is None or key not in seen:
+                log.warning("ignored a malformed update (update_id %s): %s",
+                            _raw_id(update), problem)  # fmt: skip
+                if seen is not None and len(seen) < 10_000:
+                    seen.add(key)
+    return good
+
+
 class Polling:
+    """Long polling that only ends when told to, or when it cannot go on (a revoked token).
+
+    The offset confirms only a batch that was stored: it is sent once, with the call right
+    after that batch, and never kept longer. Telegram may start update ids anew after a week
+    without updates; a remembered offset would then confirm (drop) updates nobody has seen.
+    """
+
     def __init__(self, bot: Bot, inbox: Inbox, *, timeout: int = 25) -> None:
         self.bot = bot
         self.inbox = inbox
         self.timeout = timeout
         self._stopping = asyncio.Event()
+        self._malformed: set[str] = set()
 
     def stop(self) -> None:
         self._stopping.set()
 
     async def run(self) -> None:
+        """Poll until `stop()`; StartupError when Telegram refuses the token."""
         offset: int | None = None
-        backoff = 1.0
+        failures = 0
         while not self._stopping.is_set():
-            params = {"offset": offset, "timeout": self.timeout, "allowed_updates": ALLOWED_UPDATES}
-            request = asyncio.ensure_future(
-                json_calls.call(self.bot, "getUpdates", params, timeout=self.timeout + 10)
-            )
-            stopping = asyncio.ensure_future(self._stopping.wait())
-            done, _ = await asyncio.wait({request, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            if request not in done:
-                # Stopping mid long-poll: nothing received is lost, Telegram keeps it unconfirmed.
-                request.cancel()
-                break
-            stopping.cancel()
             try:
-                updates = request.result()
+                updates = await self._get(offset)
+            except _Stopped:
+                break
+            except TelegramUnauthorizedError:
+                raise StartupError(REVOKED, exit_code=1) from None
             except TelegramRetryAfter as exc:
-                await asyncio.sleep(exc.retry_after)
+                await self._sleep(exc.retry_after)
+                continue
+            except TelegramConflictError:
+                failures += 1
+                log.error("%s; retrying in %.0f s", CONFLICT, _backoff(failures))
+                await self._sleep(_backoff(failures))
                 continue
             except (TelegramNetworkError, TelegramServerError, OSError) as exc:
-                log.warning("getUpdates failed (%s); retrying in %.0fs", exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 30.0)
+                failures += 1
+                log.warning("getUpdates failed (%s); retrying in %.0f s", exc, _backoff(failures))
+                await self._sleep(_backoff(failures))
                 continue
-            backoff = 1.0
-            if not updates:
+            except Exception as exc:  # a 400, an answer that is not JSON: back off, go on
+                failures += 1
+                log.error("getUpdates failed: %s: %s; retrying in %.0f s",
+                          type(exc).__name__, exc, _backoff(failures))  # fmt: skip
+                await self._sleep(_backoff(failures))
                 continue
-            await self.inbox.store(updates)
-            # Only now is the batch confirmed: the next getUpdates carries this offset.
-            offset = max(int(u["update_id"]) for u in updates) + 1
+            failures = 0
+            good = well_formed(updates if isinstance(updates, list) else [], self._malformed)
+            if good:
+                try:
+                    await self.inbox.store(good)
+                except Exception:
+                    # Not stored, so not confirmed: the same batch comes again after the pause.
+                    failures += 1
+                    log.exception("storing updates failed; retrying in %.0f s", _backoff(failures))
+                    await self._sleep(_backoff(failures))
+                    offset = None
+                    continue
+            offset = _next_offset(updates)
+            if updates and not good:
+                # Only updates that cannot be stored came: do not ask again in a tight loop.
+                await self._sleep(1.0)
+
+    async def _get(self, offset: int | None) -> list[Any]:
+        params = {"offset": offset, "timeout": self.timeout, "allowed_updates": ALLOWED_UPDATES}
+        request = asyncio.ensure_future(
+            json_calls.call(self.bot, "getUpdates", params, timeout=self.timeout + 10)
+        )
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        try:
+            done, _ = await asyncio.wait({request, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            if not request.done():
+                # Stopping mid long-poll: nothing received is lost, Telegram keeps it unconfirmed.
+                request.cancel()
+        if request not in done:
+            raise _Stopped
+        return request.result()  # type: ignore[no-any-return]
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep, but wake at once when told to stop."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
 
 
-def webhook_app(inbox: Inbox, secret: str | None, path: str) -> web.Application:
+class _Stopped(Exception):
+    pass
+
+
+def _backoff(failures: int) -> float:
+    return min(2.0 ** (failures - 1), MAX_BACKOFF)
+
+
+def _next_offset(updates: list[Any]) -> int | None:
+    """The offset that confirms this answer's updates; None when there is nothing to confirm."""
+    ids = [
+        u["update_id"]
+        for u in updates
+        if isinstance(u, dict)
+        and isinstance(u.get("update_id"), int)
+        and 0 <= u["update_id"] < MAX_UPDATE_ID
+    ]
+    return max(ids) + 1 if ids else None
+
+
+def webhook_app(inbox: Inbox, secret: str, path: str) -> web.Application:
     """An aiohttp app answering Telegram's webhook POSTs (200 only once stored)."""
 
     async def receive(request: web.Request) -> web.Response:
         given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
-        if secret and not hmac.compare_digest(given.encode(), secret.encode()):
+        if not hmac.compare_digest(given.encode(), secret.encode()):
             return web.Response(status=401, text="unauthorized")
         try:
             payload = await request.json()
         except ValueError:
+            log.warning("webhook: ignored a body that is not JSON")
             return web.Response(status=400, text="bad json")
-        if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
-            return web.Response(status=400, text="not an update")
-        await inbox.store([payload])  # an exception here is a 500: Telegram will re-send
+        try:
+            update = check(payload)
+        except Malformed as problem:
+            log.warning("webhook: ignored a malformed update (update_id %s): %s",
+                        _raw_id(payload), problem)  # fmt: skip
+            return web.Response(status=400, text=f"not an update: {problem}")
+        await inbox.store([update])  # an exception here is a 500: Telegram will re-send
         return web.Response(text="ok")
 
     async def health(_request: web.Request) -> web.Response:
         return web.Response(text="ok")
 
-    app = web.Application()
+    app = web.Application(client_max_size=WEBHOOK_MAX_BODY)
     app.router.add_post(path, receive)
     app.router.add_get("/healthz", health)
     return app
+
+
+def _raw_id(update: object) -> object:
+    return update.get("update_id") if isinstance(update, dict) else None

@@ -16,7 +16,7 @@ from bot.files import EvidenceStore
 from bot.render import answer_callback
 from bot.translate import Incoming, merge_album, route, to_event
 from dialogs.clock import Clock
-from dialogs.events import CallbackAnswer, Reply
+from dialogs.events import CallbackAnswer, Discard, Event, Reply
 from dialogs.service import Batcher, ConversationService, Job
 from dialogs.texts import Texts
 from storage.db import Database
@@ -55,7 +55,7 @@ class Processor:
         self._idle.set()
 
     def submit(self, incoming: Incoming) -> None:
-        """Queue a stored update (`route`d); call in update_id order."""
+        """Queue a stored update (`route`d); call in the order the updates were stored."""
         key = incoming.chat_id if incoming.chat_id is not None else 0
         queue = self._queues.setdefault(key, asyncio.Queue())
         queue.put_nowait(incoming)
@@ -67,7 +67,7 @@ class Processor:
         """Queue what a previous run stored but did not finish (a crash loses nothing)."""
         async with self.db.read() as session:
             rows = await InboxRepo(session).pending(limit=100_000)
-            pending = [route(row.update_id, row.payload) for row in rows]
+            pending = [route(row.id, row.payload) for row in rows]
         for incoming in pending:
             self.submit(incoming)
         return len(pending)
@@ -117,19 +117,26 @@ class Processor:
 
     async def _handle(self, parts: list[Incoming]) -> None:
         first = parts[0]
+        fetched: Event | None = None
         try:
-            events = [e for p in parts if (e := to_event(p.update_id, p.payload)) is not None]
+            events = [e for p in parts if (e := to_event(p.inbox_id, p.payload)) is not None]
             if not events:
                 await self._not_an_event(first)
                 return
             event = merge_album(events) if len(events) > 1 else events[0]
-            if self.evidence is not None:
-                event = await self.evidence.fetch(event)
-            also = [p.update_id for p in parts[1:]]
+            if self.evidence is not None and event.kind == "media":
+                slots = await self.service.media_slots(event.chat_id)
+                event = fetched = await self.evidence.fetch(event, slots)
+            also = [p.inbox_id for p in parts[1:]]
             outgoing = await self.batcher.submit(Job(event, also_done=also, stored=True))
             self._answer([o for o in outgoing if isinstance(o, CallbackAnswer)])
+            if self.evidence is not None:
+                for discard in (o for o in outgoing if isinstance(o, Discard)):
+                    self.evidence.discard(discard.paths)
         except Exception as exc:
-            log.exception("update %s failed", first.update_id)
+            if fetched is not None and self.evidence is not None:  # nothing of the turn was kept
+                self.evidence.discard(m.local_path for m in fetched.media)
+            log.exception("update %s failed", first.payload.get("update_id"))
             await self._failed(parts, exc)
 
     def _answer(self, answers: list[CallbackAnswer]) -> None:
@@ -144,6 +151,10 @@ class Processor:
     async def _not_an_event(self, incoming: Incoming) -> None:
         """Membership changes and group traffic: recorded, and blocks noted for the outbox."""
         now = self.clock.now()
+        query = incoming.payload.get("callback_query")
+        if query and incoming.chat_id is not None:
+            # A button in a group is nobody's conversation; its spinner still stops.
+            self._answer([CallbackAnswer(incoming.chat_id, query["id"])])
         member = incoming.payload.get("my_chat_member")
         async with self.db.transaction() as session:
             if member and incoming.private and incoming.chat_id is not None:
@@ -153,7 +164,7 @@ class Processor:
                     await outbox.mark_blocked(incoming.chat_id, now)
                 elif status == "member":
                     await outbox.unblock(incoming.chat_id)
-            await InboxRepo(session).mark_done(incoming.update_id, now)
+            await InboxRepo(session).mark_done(incoming.inbox_id, now)
 
     async def _failed(self, parts: list[Incoming], exc: Exception) -> None:
         """Keep the update (status failed, with the error) and tell the customer politely."""
@@ -162,7 +173,7 @@ class Processor:
         async with self.db.transaction() as session:
             inbox = InboxRepo(session)
             for part in parts:
-                await inbox.mark_failed(part.update_id, f"{type(exc).__name__}: {exc}"[:500], now)
+                await inbox.mark_failed(part.inbox_id, f"{type(exc).__name__}: {exc}"[:500], now)
             if first.private and first.chat_id is not None:
                 conversation = await ConversationRepo(session).open_for_chat(first.chat_id)
                 locale = conversation.locale if conversation else self.texts.default_locale

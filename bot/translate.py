@@ -1,7 +1,9 @@
 """Telegram updates (raw JSON, as stored in the inbox) → conversation events.
 
 Only what the conversation understands becomes an event; anything else in a private chat is
-"unsupported" (a polite answer, no change). Updates from groups are not customer events.
+"unsupported" (a polite answer, no change). Only private chats reach the customer
+conversation: a message or a button pressed in a group is never a customer's event. Updates
+arrive here checked (`bot.update_shape.check`), so the fields read below exist.
 """
 
 from __future__ import annotations
@@ -16,27 +18,25 @@ from dialogs.events import Event, MediaFile
 class Incoming:
     """One stored update, reduced to what the processor needs to route it."""
 
-    update_id: int
+    inbox_id: int  # the inbox row (order of arrival); Telegram's update_id is in the payload
     chat_id: int | None
     private: bool
     media_group_id: str | None
     payload: dict[str, Any]
 
 
-def route(update_id: int, payload: dict[str, Any]) -> Incoming:
+def route(inbox_id: int, payload: dict[str, Any]) -> Incoming:
     message = payload.get("message") or payload.get("edited_message")
     chat: dict[str, Any] | None = None
     if message:
         chat = message.get("chat")
     elif "callback_query" in payload:
-        chat = (payload["callback_query"].get("message") or {}).get("chat") or {
-            "id": payload["callback_query"]["from"]["id"],
-            "type": "private",
-        }
+        # A button under an inline-mode message has no chat: nobody's conversation.
+        chat = (payload["callback_query"].get("message") or {}).get("chat")
     elif "my_chat_member" in payload:
         chat = payload["my_chat_member"].get("chat")
     return Incoming(
-        update_id=update_id,
+        inbox_id=inbox_id,
         chat_id=chat.get("id") if chat else None,
         private=bool(chat and chat.get("type") == "private"),
         media_group_id=message.get("media_group_id") if message else None,
@@ -44,16 +44,17 @@ def route(update_id: int, payload: dict[str, Any]) -> Incoming:
     )
 
 
-def to_event(update_id: int, payload: dict[str, Any]) -> Event | None:
+def to_event(inbox_id: int, payload: dict[str, Any]) -> Event | None:
     """The customer's event for a private-chat update, or None when it is not one."""
     if "callback_query" in payload:
-        return _callback(update_id, payload["callback_query"])
-    message = payload.get("message")
-    if not message or message.get("chat", {}).get("type") != "private":
+        return _callback(inbox_id, payload["callback_query"])
+    edited = "edited_message" in payload
+    message = payload.get("edited_message") if edited else payload.get("message")
+    if not message or message["chat"]["type"] != "private":
         return None
     sender = message.get("from") or {}
     base = Event(
-        event_id=update_id,
+        event_id=inbox_id,
         chat_id=message["chat"]["id"],
         user_id=sender.get("id", message["chat"]["id"]),
         kind="text",
@@ -61,6 +62,8 @@ def to_event(update_id: int, payload: dict[str, Any]) -> Event | None:
         language_code=sender.get("language_code"),
         media_group_id=message.get("media_group_id"),
     )
+    if edited:
+        return replace(base, kind="edited", text=message.get("text", message.get("caption", "")))
     if "text" in message:
         command = _command(message)
         if command is not None:
@@ -89,12 +92,14 @@ def merge_album(events: list[Event]) -> Event:
     return replace(first, media=media, text=caption)
 
 
-def _callback(update_id: int, query: dict[str, Any]) -> Event:
+def _callback(inbox_id: int, query: dict[str, Any]) -> Event | None:
+    message = query.get("message")
+    if not message or message["chat"]["type"] != "private":
+        return None  # a group's buttons are the agents' (or nobody's), never a customer's
     sender = query["from"]
-    message = query.get("message") or {}
     return Event(
-        event_id=update_id,
-        chat_id=(message.get("chat") or {}).get("id", sender["id"]),
+        event_id=inbox_id,
+        chat_id=message["chat"]["id"],
         user_id=sender["id"],
         kind="button",
         data=query.get("data") or "",

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from dialogs.clock import Clock
-from dialogs.events import Button, CallbackAnswer, Event, Outgoing, Reply
+from dialogs.events import Button, CallbackAnswer, Discard, Event, Outgoing, Reply
 from dialogs.flow import Flow, State
 from dialogs.links import LinkSigner
 from dialogs.policy import Policy
@@ -31,7 +31,11 @@ MAX_QUANTITY_BUTTONS = 10
 MAX_DESCRIPTION = 1000
 MAX_EVIDENCE = 10
 PHONE_ATTEMPTS = 5
-LOCKOUT = timedelta(minutes=30)
+LOCKOUT = timedelta(minutes=30)  # one chat, after PHONE_ATTEMPTS wrong answers
+# Across all chats: wrong digits per order number and per customer in FAILURE_WINDOW, and
+# everyone's in EVERYONE_WINDOW; past any of them only a shared contact identifies.
+ORDER_FAILURES, CUSTOMER_FAILURES, FAILURE_WINDOW = 5, 10, timedelta(hours=24)
+EVERYONE_FAILURES, EVERYONE_WINDOW = 100, timedelta(hours=1)
 STATUS_LIMIT = 10
 ORDER_NO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{3,39}$")
 GOODS_COME_BACK = {"return", "exchange", "repair"}
@@ -39,7 +43,8 @@ GOODS_COME_BACK = {"return", "exchange", "repair"}
 COMMANDS = ("start", "menu", "cancel", "back", "status", "human", "lang", "help")
 DRAFT_KEYS = (
     "order_id", "item_id", "quantity", "service", "reason", "conditions", "cond_index",
-    "description", "evidence", "auto", "alternatives", "case_id", "page",
+    "description", "description_message_id", "evidence", "auto", "alternatives", "case_id",
+    "page",
 )  # fmt: skip
 
 
@@ -51,6 +56,14 @@ class ConversationState:
     context: dict[str, Any] = field(default_factory=dict)
     locale: str = "zh"
     customer_id: int | None = None
+
+
+def evidence_slots(conv: ConversationState) -> int:
+    """How many more files this conversation would keep right now (0: it asks for none), so
+    that nothing else is downloaded: a stranger's photos, an album past the maximum."""
+    if conv.customer_id is None or conv.state != S.EVIDENCE.value:
+        return 0
+    return max(0, MAX_EVIDENCE - len(conv.context.get("evidence", [])))
 
 
 @dataclass(frozen=True)
@@ -164,12 +177,29 @@ class Turn:
         elif ev.refused:
             self.say(f"common/refused_{ev.refused}", **ev.refused_values)
             await self.prompt()
+        elif ev.kind == "edited":
+            await self._edited()
         elif ev.kind == "unsupported":
             self.say("common/unsupported")
             await self.prompt()
         else:
             await self._dispatch(None)
+        self._discard_unkept_media()
         return self.out
+
+    def _discard_unkept_media(self) -> None:
+        """Files of this event that the request did not take are deleted, not left behind."""
+        kept = {e.get("local_path") for e in self.ctx.get("evidence", [])}
+        self._discard(m.local_path for m in self.event.media if m.local_path not in kept)
+
+    def _discard(self, paths: Any) -> None:
+        found = tuple(p for p in paths if p)
+        if found:
+            self.out.append(Discard(found))
+
+    def _drop_evidence(self) -> None:
+        """The draft's photos go with the draft (a created case keeps its own)."""
+        self._discard(e.get("local_path") for e in self.ctx.pop("evidence", []))
 
     def _button_value(self, data: str) -> Any:
         if data.startswith("g:"):
@@ -233,9 +263,10 @@ class Turn:
     async def _deep_link(self, token: str) -> None:
         """`/start <token>` from the shop's order page: open that order once identified."""
         signer = self.info.links
-        order_no = signer.order_no(token) if signer else None
+        order_no = signer.order_no(token, self.now) if signer else None
         order = await self.shop.order_by_no(order_no) if order_no else None
         if order is None:
+            # Forged, expired, or for an order that is gone: one answer, nothing to learn.
             self.say("common/bad_link")
             return
         # Remembered even before identification; it only opens for the order's own customer.
@@ -248,7 +279,7 @@ class Turn:
             return False
         order = await self.shop.order(order_id)
         if order is None or order.customer_id != self.conv.customer_id:
-            self.say("order/not_yours")
+            self.say("common/bad_link")  # as for a forged link: whose order it is stays unsaid
             return False
         self.ctx["order_id"] = order.id
         self.ctx["auto"] = []
@@ -273,6 +304,23 @@ class Turn:
             self.ctx["conditions"] = []
             self.ctx["cond_index"] = 0
         await self.prompt()
+
+    async def _edited(self) -> None:
+        """An edit of the open request's description replaces it; any other edit is not read,
+        and the customer is told so instead of seeing nothing happen."""
+        ev = self.event
+        open_request = self.state in _AFTER_DESCRIPTION and "description" in self.ctx
+        if not open_request or self.ctx.get("description_message_id") != ev.message_id:
+            self.say("common/edit_not_read")
+            return
+        text = _clean(ev.text, keep_newlines=True)
+        if not 2 <= len(text) <= MAX_DESCRIPTION:
+            self.say("describe/edit_refused", max=MAX_DESCRIPTION)
+            return
+        self.ctx["description"] = text
+        self.say("describe/updated")
+        if self.state is S.SUMMARY:  # the summary on screen shows the old text: show it anew
+            await self.prompt()
 
     def _ask_language(self) -> None:
         self.out.append(
@@ -309,7 +357,9 @@ class Turn:
         self.say("human/handed_over", deadline=deadline)
         await self.prompt()
 
-    def _clear_draft(self) -> None:
+    def _clear_draft(self, *, files_kept: bool = False) -> None:
+        if not files_kept:
+            self._drop_evidence()
         for key in DRAFT_KEYS:
             self.ctx.pop(key, None)
 
@@ -345,10 +395,17 @@ class Turn:
         if ev.kind == "text" and not self._locked_until():
             text = _clean(ev.text).replace(" ", "")
             if ORDER_NO.match(text):
-                order = await self.shop.order_by_no(text.upper())
+                order_no = text.upper()
+                order = await self.shop.order_by_no(order_no)
+                customer_id = order.customer_id if order else None
+                if await self._digits_locked(order_no, customer_id):
+                    self.say("identify/locked_order")
+                    await self.prompt()
+                    return
                 # Always ask for the phone digits, so order numbers cannot be probed.
                 self.ctx["ident"] = {
                     "order_id": order.id if order else None,
+                    "order_no": order_no,
                     "fails": self.ctx.get("ident", {}).get("fails", 0),
                 }
                 self.fire("order_no_given")
@@ -375,8 +432,8 @@ class Turn:
         self.fire("contact_matched")
         await self._after_identified()
 
-    async def _identified(self, customer_id: int, name: str) -> None:
-        await self.shop.link_telegram(customer_id, self.event.user_id)
+    async def _identified(self, customer_id: int, name: str, *, take_over: bool = True) -> None:
+        await self.shop.link_telegram(customer_id, self.event.user_id, take_over=take_over)
         self.conv.customer_id = customer_id
         self.ctx.pop("ident", None)
         # This message also takes away the "share my contact" keyboard.
@@ -405,11 +462,24 @@ class Turn:
         ident = self.ctx.get("ident", {})
         order = await self.shop.order(ident["order_id"]) if ident.get("order_id") else None
         customer = await self.shop.customer(order.customer_id) if order else None
+        order_no = str(ident.get("order_no", ""))
+        if await self._digits_locked(order_no, customer.id if customer else None):
+            # Even the right digits: guessers from many accounts must not get in at last.
+            self.ctx["ident"] = {"order_id": None, "fails": ident.get("fails", 0)}
+            self.fire("back")
+            self.say("identify/locked_order")
+            await self.prompt()
+            return
         if customer and customer.phone and customer.phone.endswith(digits):
-            await self._identified(customer.id, customer.name)
+            # Four digits are weaker proof than a shared contact: they identify this chat but
+            # do not move the customer's Telegram link away from an account that has it.
+            await self._identified(customer.id, customer.name, take_over=False)
             self.fire("phone_matched")
             await self._after_identified()
             return
+        await self.shop.record_identification_failure(
+            ev.chat_id, order_no, customer.id if customer else None, self.now
+        )
         fails = int(ident.get("fails", 0)) + 1
         self.ctx["ident"] = {"order_id": None, "fails": fails}
         self.fire("back")
@@ -418,6 +488,21 @@ class Turn:
         else:
             self.say("identify/no_match", left=PHONE_ATTEMPTS - fails)
         await self.prompt()
+
+    async def _digits_locked(self, order_no: str, customer_id: int | None) -> bool:
+        """Too many wrong digits for this order number or customer, from any chat, or from
+        everyone at once (someone is guessing at scale): only a shared contact works then."""
+        counts = await self.shop.identification_failures(
+            order_no,
+            customer_id,
+            order_since=self.now - FAILURE_WINDOW,
+            everyone_since=self.now - EVERYONE_WINDOW,
+        )
+        return (
+            counts.order_no >= ORDER_FAILURES
+            or counts.customer >= CUSTOMER_FAILURES
+            or counts.everyone >= EVERYONE_FAILURES
+        )
 
     def _locked_until(self) -> datetime | None:
         raw = self.ctx.get("ident", {}).get("locked_until")
@@ -666,7 +751,8 @@ class Turn:
 
     def _start_service(self, service: str) -> None:
         self.ctx["service"] = service
-        for key in ("reason", "conditions", "cond_index", "description", "evidence"):
+        self._drop_evidence()
+        for key in ("reason", "conditions", "cond_index", "description", "description_message_id"):
             self.ctx.pop(key, None)
         self.ctx["auto"] = [s for s in self.ctx.get("auto", []) if s in _BEFORE_SERVICE]
 
@@ -776,6 +862,7 @@ class Turn:
                 await self.prompt()
                 return
             self.ctx["description"] = text
+            self.ctx["description_message_id"] = self.event.message_id  # an edit replaces it
         else:
             self.say("common/send_text")
             self._edit_target = None
@@ -947,7 +1034,7 @@ class Turn:
         )
         self.fire("confirmed")
         quantity = self.ctx.get("quantity", 1)
-        self._clear_draft()
+        self._clear_draft(files_kept=True)  # the case's evidence now
         # Kept so that one tap on an alternative restarts the same item with another service.
         self.ctx.update(
             case_id=case.id,
@@ -1023,6 +1110,7 @@ class Turn:
 
 _STALE = object()
 _BEFORE_SERVICE = {S.CHOOSE_ITEM.value, S.CHOOSE_QUANTITY.value}
+_AFTER_DESCRIPTION = {S.EVIDENCE, S.SUMMARY}
 
 
 def _accepts(wanted: str, kind: str, mime: str | None) -> bool:

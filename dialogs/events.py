@@ -11,6 +11,7 @@ EventKind = Literal[
     "button",  # an inline button pressed (opaque `data`)
     "contact",  # a shared contact
     "media",  # one photo/video/document or a whole album
+    "edited",  # the customer edited an earlier message (its id in `message_id`, new `text`)
     "unsupported",  # stickers, voice, locations, polls, ...
 ]
 
@@ -94,4 +95,12 @@ class CallbackAnswer:
         }
 
 
-Outgoing = Reply | CallbackAnswer
+@dataclass
+class Discard:
+    """Stored evidence files that nothing keeps any more: deleted once the turn is committed
+    (photos past the maximum, of a cancelled request, sent where no photo is asked for)."""
+
+    paths: tuple[str, ...]
+
+
+Outgoing = Reply | CallbackAnswer | Discard

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from dialogs.clock import Clock
-from dialogs.conversation import Conversations, ConversationState
+from dialogs.conversation import Conversations, ConversationState, evidence_slots
 from dialogs.events import Event, Outgoing, Reply
 from dialogs.flow import State
 from dialogs.store_port import StoragePort
@@ -104,15 +104,18 @@ class ConversationService:
         payload: dict[str, Any] | None = None,
         *,
         also_done: Sequence[int] = (),
+        stored: bool = False,
     ) -> list[Outgoing]:
         """Process one event exactly once; returns what was queued for sending ([] if seen).
 
+        `stored`: the intake stored it, and `event.event_id` is its inbox row; otherwise the
+        event is recorded first (with `event_id` as its update id), and a repeat is ignored.
         `also_done` names further inbox rows this event stands for (the other parts of an album).
         """
         async with self.locks.hold(event.chat_id):
             for attempt in range(RETRIES):
                 try:
-                    outgoing = await self._handle_once(event, payload, also_done)
+                    outgoing = await self._handle_once(event, payload, also_done, stored)
                     break
                 except (StaleDataError, IntegrityError) as exc:
                     # Another worker wrote this chat's conversation first: reload and redo.
@@ -122,6 +125,16 @@ class ConversationService:
                     await asyncio.sleep(0.01 * (attempt + 1))
         await self._notify(_messages(outgoing))
         return outgoing
+
+    async def media_slots(self, chat_id: int) -> int:
+        """How many of a media event's files the chat's conversation would keep now."""
+        async with self.db.read() as session:
+            open_ = (await ConversationRepo(session).open_for_chats([chat_id])).get(chat_id)
+        if open_ is None:
+            return 0
+        return evidence_slots(
+            ConversationState(open_.state, open_.context, open_.locale, open_.customer_id)
+        )
 
     async def handle_many(self, jobs: Sequence[Job]) -> list[list[Outgoing]]:
         """Several events of different chats in ONE transaction (group commit).
@@ -165,11 +178,17 @@ class ConversationService:
                 await result
 
     async def _handle_once(
-        self, event: Event, payload: dict[str, Any] | None, also_done: Sequence[int]
+        self,
+        event: Event,
+        payload: dict[str, Any] | None,
+        also_done: Sequence[int],
+        stored: bool,
     ) -> list[Outgoing]:
         now = self.clock.now()
         async with self.db.transaction() as session:
-            return await self._turn(session, event, payload, also_done, now)
+            if stored and not await InboxRepo(session).is_pending(event.event_id):
+                return []  # another worker finished it
+            return await self._turn(session, event, payload, also_done, now, stored=stored)
 
     async def _turn(
         self,
@@ -191,12 +210,17 @@ class ConversationService:
         chat's open conversation as the batch read it (None: there is none).
         """
         inbox = InboxRepo(session)
+        inbox_id = event.event_id
         if not stored:
             raw = _storable(payload or _describe(event))
-            # Stored before (by the durable intake, or this is a duplicate delivery)?
-            recorded = await inbox.record(event.event_id, event.chat_id, raw, now)
-            if not recorded and await inbox.is_done(event.event_id):
-                return []
+            identity = f"event:{event.event_id}"
+            recorded = await inbox.record(event.event_id, identity, event.chat_id, raw, now)
+            if recorded is None:  # seen before: done, or left pending by a crash
+                seen = await inbox.find(event.event_id, identity)
+                if seen is None or seen.status == "done":
+                    return []
+                recorded = seen.id
+            inbox_id = recorded
         repo = ConversationRepo(session)
         if conversation is None and writes is None:
             conversation = await repo.open_for_chat(event.chat_id)
@@ -234,7 +258,7 @@ class ConversationService:
             writes.messages.extend(messages)
             # A stored update must still be pending (else another worker did it); one this
             # turn recorded (or found pending) is simply done.
-            (writes.finished if stored else writes.done).append(event.event_id)
+            (writes.finished if stored else writes.done).append(inbox_id)
             writes.done.extend(also_done)
             return outgoing
         assert isinstance(conversation, Conversation)
@@ -245,8 +269,8 @@ class ConversationService:
         conversation.mode = mode
         conversation.updated_at = now
         await OutboxRepo(session).add_many(messages, now)
-        for update_id in (event.event_id, *also_done):
-            await inbox.mark_done(update_id, now)
+        for done_id in (inbox_id, *also_done):
+            await inbox.mark_done(done_id, now)
         await session.flush()
         return outgoing
 
@@ -269,8 +293,8 @@ class _Writes:
             if len(done) != len(self.finished):
                 # Another worker finished one of them: the batch is redone one by one.
                 raise AlreadyDone(sorted(set(self.finished) - done))
-        for update_id in self.done:
-            await inbox.mark_done(update_id, now)
+        for inbox_id in self.done:
+            await inbox.mark_done(inbox_id, now)
 
 
 def _messages(outgoing: Sequence[Outgoing]) -> bool:
@@ -336,7 +360,9 @@ class Batcher:
                 try:
                     # Alone, the full duplicate check runs (finds an update finished elsewhere).
                     future.set_result(
-                        await self.service.handle(job.event, job.payload, also_done=job.also_done)
+                        await self.service.handle(
+                            job.event, job.payload, also_done=job.also_done, stored=job.stored
+                        )
                     )
                 except Exception as exc:  # handed to the event's own caller
                     future.set_exception(exc)

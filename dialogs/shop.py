@@ -11,6 +11,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
+from storage.repos.identification import FailureCounts
+
 
 @dataclass(frozen=True)
 class CustomerView:
@@ -93,7 +95,21 @@ class NewCase:
 class ShopPort(Protocol):
     async def customer(self, customer_id: int) -> CustomerView | None: ...
     async def customer_by_phone(self, phone: str) -> CustomerView | None: ...
-    async def link_telegram(self, customer_id: int, user_id: int) -> None: ...
+    async def link_telegram(self, customer_id: int, user_id: int, *, take_over: bool) -> None:
+        """Link the Telegram user to the customer; `take_over`: even if another user has it."""
+        ...
+
+    async def identification_failures(
+        self,
+        order_no: str,
+        customer_id: int | None,
+        *,
+        order_since: datetime,
+        everyone_since: datetime,
+    ) -> FailureCounts: ...
+    async def record_identification_failure(
+        self, chat_id: int, order_no: str, customer_id: int | None, now: datetime
+    ) -> None: ...
     async def order_by_no(self, order_no: str) -> OrderView | None: ...
     async def order(self, order_id: int) -> OrderView | None: ...
     async def order_with_claims(

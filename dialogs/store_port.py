@@ -11,7 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialogs.shop import CaseView, CustomerView, ItemView, NewCase, OrderView
 from storage.models import Case, Customer, Order
-from storage.repos import CaseRepo, CustomerRepo, EvidenceRepo, OrderRepo
+from storage.repos import (
+    CaseRepo,
+    CustomerRepo,
+    EvidenceRepo,
+    FailureCounts,
+    IdentificationRepo,
+    OrderRepo,
+)
 from storage.repos.orders import ITEM_FIELDS, ORDER_FIELDS
 
 
@@ -22,6 +29,7 @@ class StoragePort:
         self.orders = OrderRepo(session)
         self.case_repo = CaseRepo(session)
         self.evidence = EvidenceRepo(session)
+        self.identification = IdentificationRepo(session)
         # `order_with_claims` answers read ahead by `preload_orders`, by (order id, since)
         self._preloaded: dict[tuple[int, datetime], tuple[OrderView | None, int]] = {}
 
@@ -33,10 +41,29 @@ class StoragePort:
         found = await self.customers.by_phone(phone)
         return _customer(found) if found else None
 
-    async def link_telegram(self, customer_id: int, user_id: int) -> None:
+    async def link_telegram(self, customer_id: int, user_id: int, *, take_over: bool) -> None:
         found = await self.customers.get(customer_id)
-        if found is not None:
+        if found is None:
+            return
+        if take_over or found.telegram_user_id is None:
             await self.customers.link_telegram(found, user_id)
+
+    async def identification_failures(
+        self,
+        order_no: str,
+        customer_id: int | None,
+        *,
+        order_since: datetime,
+        everyone_since: datetime,
+    ) -> FailureCounts:
+        return await self.identification.counts(
+            order_no, customer_id, order_since=order_since, everyone_since=everyone_since
+        )
+
+    async def record_identification_failure(
+        self, chat_id: int, order_no: str, customer_id: int | None, now: datetime
+    ) -> None:
+        await self.identification.record_failure(chat_id, order_no, customer_id, now)
 
     async def order_by_no(self, order_no: str) -> OrderView | None:
         found = await self.orders.by_no(order_no)

@@ -19,6 +19,7 @@ from sqlalchemy import JSON, pool
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from storage.locks import migration_lock
 from storage.types import UTCDateTime
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -61,8 +62,11 @@ def ensure_sqlite_folder(url: str) -> None:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
+    """Safe to run from several processes at once: one migrates, the others wait and find
+    nothing left to do (a file lock on SQLite, an advisory lock on PostgreSQL in env.py)."""
     ensure_sqlite_folder(url)
-    _run(lambda: command.upgrade(alembic_config(url), revision))
+    with migration_lock(url):
+        _run(lambda: command.upgrade(alembic_config(url), revision))
 
 
 def downgrade(url: str, revision: str) -> None:

@@ -257,13 +257,24 @@ class Conversation(Base):
 
 
 class Inbox(Base):
+    """Raw updates in the order they arrived. Telegram's `update_id` alone is not an update's
+    identity: after a week without updates Telegram picks the next id at random, so a new
+    update may carry an id seen before. `identity` (chat and message, callback query id, ...)
+    tells a redelivery (same id and identity: dropped) from a new update (kept)."""
+
     __tablename__ = "inbox"
     __table_args__ = (
         CheckConstraint(_one_of("status", INBOX_STATUSES), name="status"),
-        Index("ix_inbox_status_chat_update", "status", "chat_id", "update_id"),
+        UniqueConstraint("update_id", "identity"),
+        Index("ix_inbox_status_id", "status", "id"),
     )
 
-    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # SQLite autoincrements only an INTEGER PRIMARY KEY (the rowid).
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    update_id: Mapped[int] = mapped_column(BigInteger)
+    identity: Mapped[str] = mapped_column(String(160))
     chat_id: Mapped[int | None] = mapped_column(BigInteger)
     payload: Mapped[dict[str, Any]]
     status: Mapped[str] = mapped_column(String(16), default="pending")
@@ -329,6 +340,25 @@ class BlockedChat(Base):
 
     chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     blocked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IdentificationFailure(Base):
+    """A wrong answer to "the last four digits of your phone" for an order number. Counted per
+    order number, per customer and overall across every chat, so that fresh Telegram accounts
+    do not each get five more guesses."""
+
+    __tablename__ = "identification_failures"
+    __table_args__ = (
+        Index("ix_identification_failures_order_no_at", "order_no", "at"),
+        Index("ix_identification_failures_customer_at", "customer_id", "at"),
+        Index("ix_identification_failures_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    order_no: Mapped[str] = mapped_column(String(64))  # as typed: existing or not alike
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
 
 
 class CaseCounter(Base):

@@ -6,10 +6,11 @@ import asyncio
 from typing import Any
 
 from alembic import context
-from sqlalchemy import pool
+from sqlalchemy import pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from storage.locks import MIGRATION_LOCK_KEY
 from storage.migrate import COMPARE_OPTIONS
 from storage.models import Base
 
@@ -38,6 +39,12 @@ def _configure(**kwargs: Any) -> None:
 def do_run_migrations(connection: Connection) -> None:
     _configure(connection=connection)
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Several workers starting at once: one migrates, the others wait, then find the
+            # schema at head. Released with the transaction.
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+            )
         context.run_migrations()
 
 

@@ -5,6 +5,7 @@ from storage.repos.cases import CaseRepo
 from storage.repos.conversations import ConversationRepo, ConversationSave, OpenConversation
 from storage.repos.customers import CustomerRepo
 from storage.repos.evidence import EvidenceRepo
+from storage.repos.identification import FailureCounts, IdentificationRepo
 from storage.repos.inbox import InboxRepo
 from storage.repos.orders import OrderRepo
 from storage.repos.outbox import OutboxRepo
@@ -18,6 +19,8 @@ __all__ = [
     "ConversationSave",
     "CustomerRepo",
     "EvidenceRepo",
+    "FailureCounts",
+    "IdentificationRepo",
     "InboxRepo",
     "OpenConversation",
     "OrderRepo",

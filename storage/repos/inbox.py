@@ -1,4 +1,9 @@
-"""Raw Telegram updates, stored before they are confirmed so none is lost or done twice."""
+"""Raw Telegram updates, stored before they are confirmed so none is lost or done twice.
+
+A row is found by its own `id` (the order of arrival). An update is a duplicate only when
+both its `update_id` and its `identity` were stored before: Telegram reuses update ids after a
+week of silence, so an id alone says nothing (see `storage.models.Inbox`).
+"""
 
 from __future__ import annotations
 
@@ -6,87 +11,100 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, func, select, update
 
 from storage.models import Inbox
 from storage.repos.base import Repo, dialect_insert
 
+# (update_id, identity, chat_id, payload)
+NewUpdate = tuple[int, str, int | None, dict[str, Any]]
+_t = Inbox.__table__
+
 
 class InboxRepo(Repo):
     async def record(
-        self, update_id: int, chat_id: int | None, payload: dict[str, Any], at: datetime
-    ) -> bool:
-        """Store an update; False when this update_id was seen before (Telegram re-sends)."""
-        stmt = (
-            dialect_insert(self.session, Inbox.__table__)
-            .values(
-                update_id=update_id,
-                chat_id=chat_id,
-                payload=payload,
-                status="pending",
-                received_at=at,
-            )
-            .on_conflict_do_nothing(index_elements=["update_id"])
-            .returning(Inbox.__table__.c.update_id)
-        )
-        return (await self.session.execute(stmt)).scalar_one_or_none() is not None
+        self, update_id: int, identity: str, chat_id: int | None, payload: dict[str, Any],
+        at: datetime,
+    ) -> int | None:  # fmt: skip
+        """Store an update; its row id, or None when it was stored before (a redelivery)."""
+        fresh = await self.record_many([(update_id, identity, chat_id, payload)], at)
+        return fresh.get((update_id, identity))
 
     async def record_many(
-        self, updates: Sequence[tuple[int, int | None, dict[str, Any]]], at: datetime
-    ) -> set[int]:
-        """Store a batch in one statement; the update_ids that were new (not seen before)."""
+        self, updates: Sequence[NewUpdate], at: datetime
+    ) -> dict[tuple[int, str], int]:
+        """Store a batch in one statement; the new rows' ids by (update_id, identity).
+        Rows are inserted in the order given, so their ids keep that order."""
         if not updates:
-            return set()
-        table = Inbox.__table__
+            return {}
         # One cached statement run as an executemany (SQLAlchemy batches it into multi-row
         # INSERTs itself): a statement built with the rows inside would be compiled anew for
         # every batch, binding each value on the way.
         stmt = (
-            dialect_insert(self.session, table)
+            dialect_insert(self.session, _t)
             .values(status="pending")
-            .on_conflict_do_nothing(index_elements=["update_id"])
-            .returning(table.c.update_id)
+            .on_conflict_do_nothing(index_elements=["update_id", "identity"])
+            .returning(_t.c.id, _t.c.update_id, _t.c.identity)
         )
         rows = [
-            {"update_id": u, "chat_id": c, "payload": p, "received_at": at} for u, c, p in updates
+            {"update_id": u, "identity": i, "chat_id": c, "payload": p, "received_at": at}
+            for u, i, c, p in updates
         ]
-        return set((await self.session.execute(stmt, rows)).scalars())
+        result = await self.session.execute(stmt, rows)
+        return {(row.update_id, row.identity): row.id for row in result}
 
-    async def get(self, update_id: int) -> Inbox | None:
-        return await self.session.get(Inbox, update_id)
+    async def reused(self, update_ids: Sequence[int]) -> set[int]:
+        """Which of these update ids more than one stored update carries (a reset of ids)."""
+        if not update_ids:
+            return set()
+        rows = await self.session.scalars(
+            select(_t.c.update_id)
+            .where(_t.c.update_id.in_(bindparam("ids", expanding=True)))
+            .group_by(_t.c.update_id)
+            .having(func.count() > 1),
+            {"ids": sorted(set(update_ids))},
+        )
+        return set(rows)
 
-    async def mark_done(self, update_id: int, at: datetime) -> None:
-        await self._finish(update_id, "done", at, None)
+    async def find(self, update_id: int, identity: str) -> Inbox | None:
+        return await self.session.scalar(
+            select(Inbox).where(Inbox.update_id == update_id, Inbox.identity == identity)
+        )
 
-    async def mark_failed(self, update_id: int, error: str, at: datetime) -> None:
-        await self._finish(update_id, "failed", at, error)
+    async def get(self, inbox_id: int) -> Inbox | None:
+        return await self.session.get(Inbox, inbox_id)
 
-    async def is_done(self, update_id: int) -> bool:
-        status = await self.session.scalar(select(Inbox.status).where(Inbox.update_id == update_id))
-        return status == "done"
+    async def mark_done(self, inbox_id: int, at: datetime) -> None:
+        await self._finish(inbox_id, "done", at, None)
+
+    async def mark_failed(self, inbox_id: int, error: str, at: datetime) -> None:
+        await self._finish(inbox_id, "failed", at, error)
+
+    async def is_pending(self, inbox_id: int) -> bool:
+        status = await self.session.scalar(select(Inbox.status).where(Inbox.id == inbox_id))
+        return status == "pending"
 
     async def pending(self, limit: int = 100) -> Sequence[Inbox]:
-        """Oldest first; callers process one chat's updates in update_id order."""
+        """Oldest first (order of arrival): callers process one chat's updates in that order."""
         rows = await self.session.scalars(
-            select(Inbox).where(Inbox.status == "pending").order_by(Inbox.update_id).limit(limit)
+            select(Inbox).where(Inbox.status == "pending").order_by(Inbox.id).limit(limit)
         )
         return rows.all()
 
-    async def _finish(self, update_id: int, status: str, at: datetime, error: str | None) -> None:
+    async def _finish(self, inbox_id: int, status: str, at: datetime, error: str | None) -> None:
         await self.session.execute(
             update(Inbox)
-            .where(Inbox.update_id == update_id)
+            .where(Inbox.id == inbox_id)
             .values(status=status, processed_at=at, error=error)
             .execution_options(synchronize_session=False)
         )
 
-    async def finish_pending_many(self, update_ids: Sequence[int], at: datetime) -> set[int]:
-        """pending → done for several updates in one statement; the ids that were pending."""
-        table = Inbox.__table__
+    async def finish_pending_many(self, inbox_ids: Sequence[int], at: datetime) -> set[int]:
+        """pending → done for several rows in one statement; the ids that were pending."""
         result = await self.session.execute(
-            update(table)
-            .where(table.c.update_id.in_(update_ids), table.c.status == "pending")
+            update(_t)
+            .where(_t.c.id.in_(inbox_ids), _t.c.status == "pending")
             .values(status="done", processed_at=at, error=None)
-            .returning(table.c.update_id)
+            .returning(_t.c.id)
         )
         return {row[0] for row in result}

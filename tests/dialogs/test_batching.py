@@ -69,13 +69,14 @@ async def test_an_update_finished_elsewhere_is_not_done_twice(
     from storage.repos import InboxRepo
 
     now = datetime(2026, 11, 26, tzinfo=UTC)
+    ids = []
     async with db.transaction() as s:  # the intake stored both; another worker did the first
         for update_id, chat_id in ((7001, 201), (7002, 202)):
-            await InboxRepo(s).record(update_id, chat_id, {"update_id": update_id}, now)
-        await InboxRepo(s).mark_done(7001, now)
+            ids.append(await InboxRepo(s).record(update_id, "x", chat_id, {}, now))
+        await InboxRepo(s).mark_done(ids[0], now)
     jobs = [
-        Job(Event(7001, 201, 201, "command", command="start"), stored=True),
-        Job(Event(7002, 202, 202, "command", command="start"), stored=True),
+        Job(Event(ids[0], 201, 201, "command", command="start"), stored=True),
+        Job(Event(ids[1], 202, 202, "command", command="start"), stored=True),
     ]
     batcher = Batcher(service)  # one batch: the guarded pending → done step catches it
     results = await asyncio.gather(*(batcher.submit(job) for job in jobs))

@@ -14,6 +14,7 @@ from dialogs.events import CallbackAnswer, Event, Reply
 from dialogs.service import ConversationService
 from storage.db import Database
 from storage.models import Case, CaseEvent, Conversation, Evidence, Order, Outbox
+from storage.models import Customer as CustomerRow
 from tests.dialogs.conftest import NOW
 from tests.dialogs.harness import RETURN_ADDRESS, Chat, make_service
 from tests.dialogs.shop_data import WANG_PHONE, Shop, build_shop
@@ -98,7 +99,7 @@ async def test_unknown_order_number_looks_the_same_as_a_wrong_one(service, shop)
     assert "don't match" in chat.texts_since(chat.last_out)
 
 
-async def test_five_wrong_guesses_lock_identification_by_order(service, shop, clock):
+async def test_five_wrong_guesses_lock_the_chat_and_the_order(service, shop, clock):
     chat = Chat(service, user_id=505, language_code="en")
     await chat.command("start")
     for _ in range(5):
@@ -106,11 +107,65 @@ async def test_five_wrong_guesses_lock_identification_by_order(service, shop, cl
         await chat.text("1111")
     assert "Too many failed attempts" in chat.texts_since(chat.last_out)
     await chat.text(shop.orders["phone"])
-    assert "last four digits" not in chat.last_text  # still locked
+    assert "last four digits" not in chat.last_text  # this chat is locked for 30 minutes
     clock.advance(timedelta(minutes=31))
+    # The chat may try again, but that order was guessed at five times: only a contact now.
     await chat.text(shop.orders["phone"])
+    assert "cannot be confirmed with phone digits" in chat.texts_since(chat.last_out)
+    await chat.text(shop.orders["kettle"])  # another order of the same customer still works
     await chat.text("8000")
     assert chat.has_button("New request")
+
+
+async def test_guessing_from_fresh_accounts_does_not_get_in(service, shop, db):
+    """Three accounts guess five times each; a fourth with the right digits is not let in,
+    and the customer's own Telegram link stays where it was."""
+    owner = await identified(service, user_id=600)  # Wang shared his contact from 600
+    for n in range(3):
+        guesser = Chat(service, user_id=601 + n, language_code="en")
+        await guesser.command("start")
+        for _ in range(5):
+            await guesser.text(shop.orders["phone"])
+            if "last four digits" not in guesser.last_text:
+                break
+            await guesser.text(f"{1000 + n}")
+    lucky = Chat(service, user_id=610, language_code="en")
+    await lucky.command("start")
+    await lucky.text(shop.orders["phone"])
+    assert "cannot be confirmed with phone digits" in lucky.texts_since(lucky.last_out)
+    assert not lucky.has_button("New request")
+    async with db.read() as s:
+        wang = await s.get(CustomerRow, shop.wang_id)
+        assert wang.telegram_user_id == 600
+    await owner.command("menu")
+    assert owner.has_button("New request")
+
+
+async def test_guesses_spread_over_a_customers_orders_lock_them_all(service, shop):
+    orders = [shop.orders[k] for k in ("phone", "shirts", "portrait", "old_phone", "laptop")]
+    for n, order_no in enumerate(orders):  # two guesses on each, from a fresh account each
+        guesser = Chat(service, user_id=630 + n, language_code="en")
+        await guesser.command("start")
+        for guess in ("1111", "2222"):
+            await guesser.text(order_no)
+            await guesser.text(guess)
+    lucky = Chat(service, user_id=640, language_code="en")
+    await lucky.command("start")
+    await lucky.text(shop.orders["kettle"])  # never guessed at, but the customer's: locked
+    assert "cannot be confirmed with phone digits" in lucky.texts_since(lucky.last_out)
+    await lucky.contact(WANG_PHONE)  # the customer's own contact still works
+    assert lucky.has_button("New request")
+
+
+async def test_right_digits_do_not_take_a_contact_verified_link(service, shop, db):
+    await identified(service, user_id=620)
+    other = Chat(service, user_id=621, language_code="en")
+    await other.command("start")
+    await other.text(shop.orders["phone"])
+    await other.text("8000")
+    assert other.has_button("New request")  # this chat is identified...
+    async with db.read() as s:  # ...but the contact-verified account keeps the link
+        assert (await s.get(CustomerRow, shop.wang_id)).telegram_user_id == 620
 
 
 # ----------------------------------------------------------------------------- services

@@ -25,6 +25,7 @@ from storage.models import Customer as CustomerRow
 from storage.models import Order
 
 TOKEN = "123456789:" + "A" * 35
+WEBHOOK_SECRET = "hook-secret-" + "x" * 24  # Telegram-legal and long enough for `run`
 FAST = Rate(per_second=1000.0, burst=1000)
 QUIET = 0.15  # seconds without a new message or edit: the bot has finished its turn
 
@@ -87,12 +88,13 @@ async def running_bot(
     *,
     webhook: bool = False,
     clock: Clock | None = None,
+    poll_timeout: int = 25,
     **extra: Any,
 ) -> AsyncIterator[Running]:
     stop = asyncio.Event()
     if webhook:
         extra.setdefault("webhook_url", f"http://127.0.0.1:{_free_port()}/tg/hook")
-        extra.setdefault("webhook_secret", "hook-secret")
+        extra.setdefault("webhook_secret", WEBHOOK_SECRET)
     settings = settings_for(emulator, database_url, tmp, **extra)
     runtime = build(settings, clock=clock or SystemClock())
     # Telegram's per-chat pace (1 message/s) would only slow the tests down; the limiter has
@@ -102,7 +104,7 @@ async def running_bot(
         port = urlparse(settings.webhook_url).port or 80
         task = asyncio.create_task(run_webhook(runtime, host="127.0.0.1", port=port, until=stop))
     else:
-        task = asyncio.create_task(run_polling(runtime, until=stop))
+        task = asyncio.create_task(run_polling(runtime, until=stop, poll_timeout=poll_timeout))
     running = Running(runtime, emulator, stop, task)
     await running.emu.wait_until(lambda: bool(running.emu.calls_to("setMyCommands")), 10)
     try:

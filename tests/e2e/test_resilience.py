@@ -14,12 +14,20 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.emulator.server import EmulatorServer
+from bot.update_shape import identity
 from storage import migrate
 from storage.db import Database
 from storage.demo import load_demo
 from storage.models import Case, Inbox, Outbox
 from storage.repos import InboxRepo
-from tests.e2e.harness import TOKEN, Customer, orders_of, running_bot, seed_demo
+from tests.e2e.harness import (
+    TOKEN,
+    WEBHOOK_SECRET,
+    Customer,
+    orders_of,
+    running_bot,
+    seed_demo,
+)
 
 ALICE = "+447700900123"
 POWER_BANK = "Anker 737 Power Bank (PowerCore 24K), 140W"
@@ -54,7 +62,7 @@ async def test_webhook_mode_end_to_end(emulator: EmulatorServer, shop_url, tmp_p
         emu = bot.emu
         await emu.wait_until(lambda: bool(emu.calls_to("setWebhook")), 10)
         [call] = emu.calls_to("setWebhook")
-        assert call.params["secret_token"] == "hook-secret"
+        assert call.params["secret_token"] == WEBHOOK_SECRET
         alice = await to_menu(emu)
         await alice.tap("New request")
         assert "Choose an order" in alice.last.text
@@ -129,7 +137,9 @@ async def test_stored_but_unprocessed_updates_resume_after_a_crash(emulator, sho
     update = await emu.user_sends_text(user, "/start")
     db = Database(shop_url)
     async with db.transaction() as s:
-        await InboxRepo(s).record(update["update_id"], user.id, update, datetime.now(UTC))
+        await InboxRepo(s).record(
+            update["update_id"], identity(update), user.id, update, datetime.now(UTC)
+        )
     await db.dispose()
     async with running_bot(emulator, shop_url, tmp_path) as bot:
         await emu.wait_until(lambda: len(emu.sent_messages(user.id)) >= 2, 10)
@@ -150,7 +160,7 @@ async def test_sigkill_mid_flow_and_restart(emulator: EmulatorServer, tmp_path: 
         "TELEGRAM_API_BASE": emulator.base_url,
         "DATABASE_URL": url,
         "EVIDENCE_DIR": str(tmp_path / "evidence"),
-        "LINK_SECRET": "s",
+        "LINK_SECRET": "sigkill-test-link-secret",
     }
 
     log = tmp_path / "bot.log"

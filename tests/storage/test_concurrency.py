@@ -96,26 +96,31 @@ async def test_concurrent_case_creation_distinct_numbers(db: Database) -> None:
     assert sorted(numbers) == [f"AS-20261126-{n:04d}" for n in range(1, 31)]
 
 
-async def test_inbox_dedupes_updates(db: Database) -> None:
+async def test_inbox_dedupes_redeliveries_but_keeps_a_new_update_reusing_an_id(db: Database):
     at = datetime(2026, 11, 26, tzinfo=UTC)
     async with db.transaction() as s:
         repo = InboxRepo(s)
-        assert await repo.record(100, 9, {"update_id": 100}, at)
-        assert not await repo.record(100, 9, {"update_id": 100}, at)
-        assert await repo.record(101, None, {"update_id": 101}, at)
+        first = await repo.record(100, "message:9:1", 9, {"update_id": 100}, at)
+        assert first is not None
+        assert await repo.record(100, "message:9:1", 9, {"update_id": 100}, at) is None
+        other = await repo.record(101, "message:9:2", None, {"update_id": 101}, at)
     async with db.transaction() as s:
         repo = InboxRepo(s)
-        assert not await repo.record(100, 9, {"update_id": 100}, at)
-        assert [r.update_id for r in await repo.pending()] == [100, 101]
-        await repo.mark_done(100, at)
-        await repo.mark_failed(101, "boom", at)
+        assert await repo.record(100, "message:9:1", 9, {"update_id": 100}, at) is None
+        # Telegram restarted its ids: the same update_id, another message. Kept, in order.
+        reused = await repo.record(100, "message:9:7", 9, {"update_id": 100}, at)
+        assert reused is not None and reused > other > first
+        assert await repo.reused([100, 101]) == {100}
+        assert [r.id for r in await repo.pending()] == [first, other, reused]
+        await repo.mark_done(first, at)
+        await repo.mark_failed(other, "boom", at)
     async with db.transaction() as s:
         repo = InboxRepo(s)
-        assert await repo.is_done(100)
-        assert not await repo.is_done(101)
-        assert not await repo.is_done(555)
-        assert await repo.pending() == []
-        failed = await repo.get(101)
+        assert not await repo.is_pending(first)
+        assert await repo.is_pending(reused)
+        assert not await repo.is_pending(555)
+        assert [r.id for r in await repo.pending()] == [reused]
+        failed = await repo.get(other)
         assert failed.status == "failed" and failed.error == "boom"
 
 
@@ -131,7 +136,7 @@ async def test_many_concurrent_read_modify_write_transactions(db: Database) -> N
                 conv = await ConversationRepo(s).open_for_chat(chat)
                 await asyncio.sleep(0)
                 conv.context = {"n": conv.context["n"] + 1}
-                await InboxRepo(s).record(chat * 10 + i, chat, {}, datetime.now(UTC))
+                await InboxRepo(s).record(chat * 10 + i, "x", chat, {}, datetime.now(UTC))
 
     await asyncio.gather(*(step(chat) for chat in range(200)))
     async with db.read() as s:
@@ -148,13 +153,13 @@ async def test_nested_transaction_is_refused_not_deadlocked(db: Database) -> Non
             async with db.transaction():
                 pass
     async with db.transaction() as s:  # the guard is released afterwards
-        assert await InboxRepo(s).record(1, 1, {}, datetime.now(UTC))
+        assert await InboxRepo(s).record(1, "x", 1, {}, datetime.now(UTC))
 
 
 async def test_task_spawned_inside_a_transaction_may_open_its_own(db: Database) -> None:
-    async def later() -> bool:
+    async def later() -> int | None:
         async with db.transaction() as s:
-            return await InboxRepo(s).record(2, 2, {}, datetime.now(UTC))
+            return await InboxRepo(s).record(2, "x", 2, {}, datetime.now(UTC))
 
     async with db.transaction():
         task = asyncio.create_task(later())

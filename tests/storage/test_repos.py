@@ -234,11 +234,15 @@ async def test_inbox_records_a_batch_and_reports_only_new_updates(db):
 
     at = datetime(2026, 11, 26, tzinfo=UTC)
     async with db.transaction() as s:
-        assert await InboxRepo(s).record_many([(1, 10, {"update_id": 1})], at) == {1}
+        first = await InboxRepo(s).record_many([(1, "a", 10, {"update_id": 1})], at)
     async with db.transaction() as s:
-        batch = [(1, 10, {"update_id": 1}), (2, 10, {"update_id": 2}), (3, 11, {"update_id": 3})]
-        assert await InboxRepo(s).record_many(batch, at) == {2, 3}
-        assert [r.update_id for r in await InboxRepo(s).pending()] == [1, 2, 3]
+        batch = [(1, "a", 10, {"update_id": 1}), (2, "b", 10, {"update_id": 2}),
+                 (3, "c", 11, {"update_id": 3})]  # fmt: skip
+        fresh = await InboxRepo(s).record_many(batch, at)
+        assert set(fresh) == {(2, "b"), (3, "c")}
+        pending = await InboxRepo(s).pending()
+        assert [r.update_id for r in pending] == [1, 2, 3]
+        assert [r.id for r in pending] == [first[(1, "a")], fresh[(2, "b")], fresh[(3, "c")]]
 
 
 async def test_conversations_saved_together_unless_one_changed_meanwhile(db: Database) -> None:
@@ -272,8 +276,9 @@ async def test_inbox_finishes_a_batch_and_names_those_that_were_pending(db):
     from storage.repos import InboxRepo
 
     async with db.transaction() as s:
-        await InboxRepo(s).record_many([(n, 10 + n, {"update_id": n}) for n in (1, 2, 3)], NOW)
-        await InboxRepo(s).mark_done(2, NOW)
+        rows = [(n, "x", 10 + n, {"update_id": n}) for n in (1, 2, 3)]
+        ids = [v for _, v in sorted((await InboxRepo(s).record_many(rows, NOW)).items())]
+        await InboxRepo(s).mark_done(ids[1], NOW)
     async with db.transaction() as s:
-        assert await InboxRepo(s).finish_pending_many([1, 2, 3], NOW) == {1, 3}
+        assert await InboxRepo(s).finish_pending_many(ids, NOW) == {ids[0], ids[2]}
         assert await InboxRepo(s).pending() == []
