@@ -139,8 +139,9 @@ class SandboxSession:
     async def _continue_ids(self) -> None:
         """With a kept database, carry on after the ids the last run used.
 
-        Real Telegram never reuses update or message ids; a new emulator starts from its first
-        ones, and the bot would drop the new updates as duplicates of stored ones.
+        A new emulator starts from its first ids. Telegram never reuses a chat's message ids,
+        and an update with a stored update_id *and* a stored message id is a redelivery to the
+        bot, so both are carried on.
         """
         async with self.runtime.db.read() as session:
             last_update = await session.scalar(select(func.max(Inbox.update_id)))

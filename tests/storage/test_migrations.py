@@ -71,3 +71,47 @@ def test_upgrade_outside_event_loop(tmp_path) -> None:
 
 def _head(url: str) -> str | None:
     return ScriptDirectory.from_config(migrate.alembic_config(url)).get_current_head()
+
+
+async def test_inbox_rows_keep_their_identity_across_the_upgrade(database_url: str) -> None:
+    """Rows stored before update ids became ambiguous: a redelivery of one is still a
+    duplicate after the upgrade, and pending rows stay pending."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    from bot.update_shape import identity
+    from storage.db import Database
+    from storage.repos import InboxRepo
+
+    migrate.upgrade(database_url, "0002")
+    update = {"update_id": 77, "message": {"message_id": 5, "date": 0, "text": "hi",
+                                           "chat": {"id": 9, "type": "private"}}}  # fmt: skip
+    engine = create_async_engine(database_url)
+    async with engine.begin() as conn:
+        inbox = sa_table("inbox", "update_id", "chat_id", "payload", "status", "received_at")
+        await conn.execute(inbox.insert().values(update_id=77, chat_id=9, payload=update,
+                                                 status="pending",
+                                                 received_at=datetime.now(UTC)))  # fmt: skip
+    await engine.dispose()
+    migrate.upgrade(database_url)
+    db = Database(database_url)
+    try:
+        async with db.transaction() as s:
+            repo = InboxRepo(s)
+            assert await repo.record(77, identity(update), 9, update, datetime.now(UTC)) is None
+            [row] = await repo.pending()
+            assert (row.update_id, row.identity, row.payload) == (77, "message:9:5", update)
+            assert (await s.execute(text("SELECT COUNT(*) FROM inbox"))).scalar() == 1
+    finally:
+        await db.dispose()
+
+
+def sa_table(name: str, *columns: str) -> Any:
+    import sqlalchemy as sa
+
+    from storage.types import JSONType, UTCDateTime
+
+    types = {"payload": JSONType, "received_at": UTCDateTime(), "status": sa.String()}
+    return sa.Table(name, sa.MetaData(),
+                    *(sa.Column(c, types.get(c, sa.BigInteger())) for c in columns))  # fmt: skip
