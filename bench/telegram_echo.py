@@ -17,7 +17,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
-from bot.cli_run import event_loop_factory
+from bot.cli.run import event_loop_factory
 
 router = Router()
 AGAIN = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="✓", callback_data="ok")]])

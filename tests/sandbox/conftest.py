@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox_info import SandboxConfig
-from bot.sandbox_session import SandboxSession
+from bot.sandbox.info import SandboxConfig
+from bot.sandbox.session import SandboxSession
 
 
 def config_in(folder: Path, *, language: str = "zh", fresh: bool = True) -> SandboxConfig:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from aiogram.exceptions import TelegramBadRequest
 
-from bot.sandbox_session import AGENTS_CHAT_ID, SandboxSession
+from bot.sandbox.session import AGENTS_CHAT_ID, SandboxSession
 from tests.sandbox.conftest import config_in, number_of
 
 

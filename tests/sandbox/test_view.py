@@ -6,8 +6,8 @@ import struct
 import zlib
 
 from bot.emulator.state import SentMessage
-from bot.sandbox_samples import bundled, photos
-from bot.sandbox_view import Button, Style, render_message, styled_text, toast
+from bot.sandbox.samples import bundled, photos
+from bot.sandbox.view import Button, Style, render_message, styled_text, toast
 
 PLAIN = Style(ansi=False)
 ANSI = Style(ansi=True)

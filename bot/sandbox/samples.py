@@ -1,7 +1,7 @@
 """Sample photos for the sandbox: PNGs drawn in pure Python (no imaging library needed).
 
-The bundled files in `bot/samples/` come from `python -m bot.sandbox_samples`. An album may ask
-for more photos than are bundled; extra ones are drawn on the fly in other colours, because
+The bundled files in `bot/sandbox/photos/` come from `python -m bot.sandbox.samples`. An album
+may ask for more photos than are bundled; extra ones are drawn on the fly in other colours, because
 identical bytes would be the same Telegram file and could be counted once as evidence.
 """
 
@@ -13,7 +13,7 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 
-SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
+SAMPLES_DIR = Path(__file__).resolve().parent / "photos"
 Pixel = tuple[int, int, int]
 Painter = Callable[[int, int], Pixel]
 WIDTH, HEIGHT = 160, 120

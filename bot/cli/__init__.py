@@ -64,27 +64,27 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:
     if args.command == "db":
-        from bot.cli_data import db_upgrade
+        from bot.cli.data import db_upgrade
 
         return db_upgrade
     if args.command == "orders":
-        from bot.cli_data import orders_import
+        from bot.cli.data import orders_import
 
         return orders_import
     if args.command == "demo-data":
-        from bot.cli_data import demo_data
+        from bot.cli.data import demo_data
 
         return demo_data
     if args.command == "policy":
-        from bot import cli_policy
+        from bot.cli import policy as cli_policy
 
         return cli_policy.validate if args.policy_command == "validate" else cli_policy.check
     if args.command == "run":
-        from bot.cli_run import run
+        from bot.cli.run import run
 
         return run
     if args.command == "link":
-        from bot.cli_run import link
+        from bot.cli.run import link
 
         return link
     if args.command == "sandbox":
@@ -101,7 +101,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StartupError as exc:  # the operator's to fix; anything else is a bug: a traceback
         print(f"aftersales: {exc}", file=sys.stderr)
         return exc.exit_code
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from bot.app import Runtime, build, run_polling
 from bot.emulator import Emulator, EmulatorServer, SentMessage, SimChat, SimUser
-from bot.sandbox_info import (
+from bot.sandbox.info import (
     AGENTS_TITLE,
     HELP,
     PERSONAS,
@@ -28,8 +28,8 @@ from bot.sandbox_info import (
     banner,
     demo_digest,
 )
-from bot.sandbox_samples import photos
-from bot.sandbox_view import BOT, INDENT, Button, Style, pressable, render_message, toast
+from bot.sandbox.samples import photos
+from bot.sandbox.view import BOT, INDENT, Button, Style, pressable, render_message, toast
 from bot.settings import Settings
 from storage import migrate
 from storage.demo import load_demo

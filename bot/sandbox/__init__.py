@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from bot import logs
-from bot.sandbox_info import SandboxConfig, banner
-from bot.sandbox_terminal import Console, chat
+from bot.sandbox.info import SandboxConfig, banner
+from bot.sandbox.terminal import Console, chat
 
 
 class _Count(logging.Handler):
@@ -85,7 +85,7 @@ def _folders(database: str | None) -> tuple[Path | None, Path]:
 async def run(config: SandboxConfig, console: Console, interactive: bool) -> int:
     console.show([*banner(config), "Starting the emulator and the bot…"])
     # Imported only now: aiogram takes seconds to load, and the banner says what is coming.
-    from bot.sandbox_session import SandboxSession
+    from bot.sandbox.session import SandboxSession
 
     session = SandboxSession(config)
     # Ctrl-C stops the chat; run_polling later installs a handler setting the same event.

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
-    from bot.sandbox_session import SandboxSession
+    from bot.sandbox.session import SandboxSession
 
 log = logging.getLogger(__name__)
 PROMPT = "you> "
