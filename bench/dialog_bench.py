@@ -23,14 +23,12 @@ from pathlib import Path
 
 from bench.machine import describe
 from dialogs.clock import FrozenClock
-from dialogs.conversation import Conversations, ConversationState, ShopInfo
+from dialogs.customer import Conversations, ConversationState, ShopInfo
 from dialogs.events import Event, MediaFile, Reply
 from dialogs.policy import Claim, ItemFacts, load_policy
-from dialogs.service import Batcher, Job
-from dialogs.shop import CaseView, CustomerView, ItemView, NewCase, OrderView
 from dialogs.texts import Texts
 from storage.db import Database
-from storage.repos import FailureCounts
+from storage.views import CaseView, CustomerView, FailureCounts, ItemView, NewCase, OrderView
 from tests.dialogs.harness import Chat, make_service
 from tests.factories import make_customer, make_order
 
@@ -80,12 +78,9 @@ async def conversations(customers: int, *, batched: bool = False) -> dict[str, f
         await db.create_all()
         phones = await seed(db, customers)
         service = make_service(db, FrozenClock(NOW))
+        service.batched = batched
         latencies: list[float] = []
-        batcher = Batcher(service)
-        via = (lambda event: batcher.submit(Job(event))) if batched else None
-        chats = [
-            Chat(service, user_id=10_000 + n, language_code="en", via=via) for n in range(customers)
-        ]
+        chats = [Chat(service, user_id=10_000 + n, language_code="en") for n in range(customers)]
         started = time.perf_counter()
         flows = (customer_flow(c, p, latencies) for c, p in zip(chats, phones, strict=True))
         await asyncio.gather(*flows)
@@ -119,6 +114,9 @@ class MemoryShop:
     async def customer_by_phone(self, phone: str) -> CustomerView:
         return self.customer_view
 
+    async def customer_by_telegram_user(self, user_id: int) -> None:
+        return None
+
     async def link_telegram(self, customer_id: int, user_id: int, *, take_over: bool) -> None:
         return None
 
@@ -140,6 +138,12 @@ class MemoryShop:
     async def cases(self, customer_id: int, limit: int) -> list[CaseView]:
         return []
 
+    async def case(self, case_id: int) -> None:
+        return None
+
+    async def open_case_for_item(self, item_id: int) -> None:
+        return None
+
     async def order_with_claims(self, order_id: int, since: datetime) -> tuple[OrderView, int]:
         return self.order_view, 0
 
@@ -148,11 +152,18 @@ class MemoryShop:
 
     async def create_case(self, case: NewCase, now: datetime) -> CaseView:
         self.created += 1
-        return CaseView(self.created, f"AS-{self.created}", "BN0000000001", "Phone X",
-                        case.service, case.reason, case.status, case.outcome, now)  # fmt: skip
+        return CaseView(self.created, f"AS-{self.created}", "request", "BN0000000001",
+                        "Phone X", case.service, case.reason, case.status, case.outcome,
+                        now)  # fmt: skip
 
     async def add_case_event(self, *args: object) -> None:
         return None
+
+    async def start_timer(self, *args: object, **kwargs: object) -> int:
+        return 0
+
+    async def timers_of(self, case_id: int) -> list:
+        return []
 
 
 async def turns_without_database(flows: int) -> dict[str, float]:
@@ -160,7 +171,6 @@ async def turns_without_database(flows: int) -> dict[str, float]:
     conversations = Conversations(
         policy=load_policy("standard"),
         texts=Texts(),
-        clock=FrozenClock(NOW),
         info=ShopInfo(return_address="addr"),
     )
     shop = MemoryShop()
@@ -185,7 +195,7 @@ async def turns_without_database(flows: int) -> dict[str, float]:
                             for row in o.buttons for b in row if label in b.text)  # fmt: skip
                 step = {"kind": "button", "data": data, "callback_id": "c", "message_id": 1}
             event = Event(next(ids), 1, 1, **step)  # type: ignore[arg-type]
-            last = await conversations.handle(state, event, shop)
+            last = await conversations.handle(state, event, shop, NOW)  # type: ignore[arg-type]
             events += 1
     elapsed = time.perf_counter() - started
     return {"events": events, "microseconds_per_event": round(elapsed / events * 1e6)}

@@ -1,7 +1,7 @@
 """The composition root: settings in, a running bot out (polling or webhook).
 
 Everything long-lived is built once here and passed down: database, policy, templates, the
-conversation service, the aiogram Bot, the processor and the outbox worker.
+unit of work, the aiogram Bot, the processor, the outbox and timer workers.
 """
 
 from __future__ import annotations
@@ -30,15 +30,18 @@ from bot.processor import Processor
 from bot.ratelimit import RateLimiter
 from bot.responses import KEPT  # noqa: F401  (imported for its effect: see the module)
 from bot.settings import Settings, require_link_secret, require_webhook_secret
+from bot.timers import TimerWorker
 from dialogs.clock import Clock, SystemClock
-from dialogs.conversation import COMMANDS, Conversations, ShopInfo
+from dialogs.clocks import Clocks
+from dialogs.customer import COMMANDS, Conversations, ShopInfo
 from dialogs.links import LinkSigner
 from dialogs.policy import Policy, load_policy
-from dialogs.service import ConversationService
 from dialogs.texts import Texts
+from dialogs.work import Work
 from storage import migrate
 from storage.db import Database
 from storage.locks import AlreadyRunning, hold_instance_lock
+from storage.unit import Units
 
 log = logging.getLogger(__name__)
 TELEGRAM = "https://api.telegram.org"
@@ -61,10 +64,12 @@ class Runtime:
     bot: Bot
     policy: Policy
     texts: Texts
-    service: ConversationService
+    work: Work
     processor: Processor
     outbox: OutboxWorker
+    timers: TimerWorker
     inbox: Inbox
+    timers_task: asyncio.Task[None] | None = None
 
 
 def build(settings: Settings, *, clock: Clock | None = None, bot: Bot | None = None) -> Runtime:
@@ -74,13 +79,14 @@ def build(settings: Settings, *, clock: Clock | None = None, bot: Bot | None = N
     db = Database(settings.database_url)
     bot = bot or make_bot(settings.bot_token.get_secret_value(), settings.telegram_api_base)  # type: ignore[union-attr]
     policy = load_policy(settings.policy)
+    # Findings about the file only: a year without a holiday schedule is logged by the
+    # calendar once, when a deadline is actually counted into it, not at every start.
     for warning in policy.warnings:
         log.warning("policy %s: %s", policy.name, warning)
     texts = Texts(timezone=settings.timezone, default_locale=settings.default_locale)
     conversations = Conversations(
         policy=policy,
         texts=texts,
-        clock=clock,
         info=ShopInfo(
             return_address=settings.return_address,
             shop_name=settings.shop_name,
@@ -88,15 +94,15 @@ def build(settings: Settings, *, clock: Clock | None = None, bot: Bot | None = N
         ),
     )
     outbox = OutboxWorker(db, bot, limiter=RateLimiter(), clock=clock)
-    service = ConversationService(
-        db, conversations, clock, timezone=settings.timezone, on_outbox=outbox.wake
-    )
+    units = Units(db, settings.timezone)
+    work = Work(units, conversations, Clocks(texts), clock, on_outbox=outbox.wake)
     evidence = EvidenceStore(bot, settings.evidence_dir, policy.evidence_max_mb * 1024 * 1024)
     processor = Processor(
-        service, db, clock, texts, evidence=evidence, bot=bot, on_outbox=outbox.wake
+        work, units, clock, texts, evidence=evidence, bot=bot, on_outbox=outbox.wake
     )
+    timers = TimerWorker(db, clock, processor.submit_timer)
     inbox = Inbox(db, clock, processor.submit)
-    return Runtime(settings, clock, db, bot, policy, texts, service, processor, outbox, inbox)
+    return Runtime(settings, clock, db, bot, policy, texts, work, processor, outbox, timers, inbox)
 
 
 async def register_commands(rt: Runtime) -> None:
@@ -112,7 +118,8 @@ async def register_commands(rt: Runtime) -> None:
 
 
 async def start(rt: Runtime) -> asyncio.Task[None]:
-    """Migrations, commands, recovery of unfinished updates; returns the outbox task."""
+    """Migrations, commands, recovery of unfinished updates, the clocks; returns the outbox
+    task (the timers' task is `rt.timers_task`)."""
     await asyncio.to_thread(migrate.upgrade, rt.settings.database_url)
     try:
         me = await rt.bot.get_me()
@@ -124,11 +131,16 @@ async def start(rt: Runtime) -> asyncio.Task[None]:
     recovered = await rt.processor.recover()
     if recovered:
         log.info("resuming %d updates stored before the last stop", recovered)
+    rt.timers_task = asyncio.create_task(rt.timers.run(), name="timers")
     return outbox_task
 
 
 async def stop(rt: Runtime, outbox_task: asyncio.Task[None]) -> None:
     """Finish the updates in hand, send what they produced, then close."""
+    rt.timers.stop()
+    if rt.timers_task is not None:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await asyncio.wait_for(rt.timers_task, SHUTDOWN_GRACE)
     if not await rt.processor.drain(SHUTDOWN_GRACE):
         log.warning("stopping with %d updates in hand; they resume on the next start",
                     rt.processor.in_hand)  # fmt: skip
@@ -170,7 +182,7 @@ async def _serve(
     outbox): then stop as gracefully as possible and say why. The process never lives on with
     its intake dead."""
     signal_wait = asyncio.ensure_future(stopped.wait())
-    parts = [p for p in (intake, outbox_task) if p is not None]
+    parts = [p for p in (intake, outbox_task, rt.timers_task) if p is not None]
     await asyncio.wait([signal_wait, *parts], return_when=asyncio.FIRST_COMPLETED)
     signal_wait.cancel()
     ended = next((p for p in parts if p.done()), None) if not stopped.is_set() else None

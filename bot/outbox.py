@@ -1,9 +1,10 @@
 """The outbox worker: delivers queued rows to Telegram, never twice, in order per chat.
 
 Each chat is drained by at most one task at a time (strict id order, the chat's head row first);
-different chats run concurrently up to `concurrency`. A row is claimed before its call and settled
-right after it, both through the shared group-commit writer; no transaction spans network I/O.
-Guarantees, retry policy and the remaining in-doubt window are described in docs/outbox.md.
+different chats run concurrently up to `concurrency`. A row is claimed (`sending`, with a lease)
+before its call and settled right after it, both through the shared group-commit writer; no
+transaction spans network I/O. The rows' states and their SQL are `storage.repos.OutboxRepo`'s;
+guarantees, retry policy and the remaining in-doubt window are in docs/outbox.md.
 """
 
 from __future__ import annotations
@@ -14,10 +15,9 @@ import functools
 import logging
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
 
 import aiohttp
 from aiogram import Bot
@@ -31,8 +31,6 @@ from aiogram.exceptions import (
     TelegramServerError,
     TelegramUnauthorizedError,
 )
-from sqlalchemy import and_, bindparam, func, not_, or_, select, update
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,20 +38,15 @@ from bot.ratelimit import RateLimiter
 from bot.render import PayloadError, plan
 from dialogs.clock import Clock
 from storage.db import Database
+from storage.domain import OutboxStatus
 from storage.group import GroupWriter
-from storage.models import BlockedChat, Outbox
 from storage.repos import OutboxRepo
+from storage.repos.outbox import OutboxRow
 
 log = logging.getLogger(__name__)
 
-# While a worker holds a row, its `error` says so and `next_attempt_at` is the end of the lease
-# (the schema has no 'sending' status; see docs/outbox.md). The row stays 'pending', so the
-# chat's later rows keep waiting behind it.
-CLAIM_PREFIX = "in flight: "
 RECORD_TRIES = 3
 _AGAIN = object()
-IN_DOUBT = "in doubt: a worker stopped while sending; not retried, it may have been delivered"
-PROGRESS = "_progress"  # payload key: steps already accepted by Telegram, last message id
 
 TRANSIENT = (
     TelegramServerError,
@@ -78,18 +71,6 @@ class RetryPolicy:
         """Seconds before try `attempt + 1`, given a uniform `rand` in [0, 1)."""
         raw = min(self.cap, self.base * 2 ** (attempt - 1))
         return raw * (1 + self.jitter * (2 * rand - 1))
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    """What the worker needs of an outbox row, read while its session was open."""
-
-    id: int
-    chat_id: int
-    payload: dict[str, Any]
-    attempts: int
-    next_attempt_at: datetime | None
-    error: str | None
 
 
 class OutboxWorker:
@@ -191,7 +172,7 @@ class OutboxWorker:
             return 0
         # In the group's transaction: no transaction of its own for a look that comes often.
         chats = await self.group.run(
-            lambda session: _due_chats(session, self.clock.now(), limit, self._busy)
+            lambda session: OutboxRepo(session).due_chats(self.clock.now(), limit, self._busy)
         )
         # Every slot is wanted: more chats may be waiting than there are free slots.
         self._crowded = len(chats) >= limit
@@ -223,7 +204,7 @@ class OutboxWorker:
             self._busy.discard(chat_id)
             self._wake.set()
 
-    async def _next(self, chat_id: int) -> Row | None:
+    async def _next(self, chat_id: int) -> OutboxRow | None:
         """The chat's head row, claimed, once it is due; in-doubt rows are failed on the way.
 
         Claims of many chats share one statement and one commit (the group writer); only a head
@@ -235,53 +216,57 @@ class OutboxWorker:
             clear = functools.partial(self._clear_head, chat_id=chat_id, now=now)
             if not await self.group.run(clear):
                 return None
-        return taken if isinstance(taken, Row) else None
+        return taken if isinstance(taken, OutboxRow) else None
 
     async def _claim_heads(self, session: AsyncSession, chat_ids: list[int]) -> list[object]:
         """For each chat: its head row claimed, None (nothing due), or _AGAIN (look closer)."""
         now = self.clock.now()
-        claimed = await _claim_heads(session, chat_ids, now, now + self.lease, self.worker_id)
+        repo = OutboxRepo(session)
+        claimed = await repo.claim_heads(chat_ids, now, now + self.lease, self.worker_id)
         missed = [chat_id for chat_id in chat_ids if chat_id not in claimed]
-        heads = await _heads(session, missed) if missed else {}
+        heads = await repo.heads(missed) if missed else {}
         answers: list[object] = []
         for chat_id in chat_ids:
+            head = heads.get(chat_id)
             if chat_id in claimed:
                 answers.append(claimed[chat_id])
-            elif chat_id not in heads or not _is_due(heads[chat_id], now):
+            elif head is None or not _wanted(head, now):
                 answers.append(None)
             else:  # due but not claimed: blocked, a vanished worker's lease, or a race
                 answers.append(_AGAIN)
         return answers
 
     async def _clear_head(self, session: AsyncSession, chat_id: int, now: datetime) -> bool:
-        """The chat's head is due but was not claimed: find out why. True if it is worth
-        claiming again (a vanished worker's row was given up); False if the chat is blocked
-        (noted) or another worker holds the row."""
-        row = (await _heads(session, [chat_id])).get(chat_id)
-        if row is None or not _is_due(row, now):
-            return False
+        """The chat's head wants the worker but was not claimed: find out why. True if it is
+        worth claiming again (a vanished worker's row was given up); False if the chat is
+        blocked (noted) or another worker holds the row."""
         repo = OutboxRepo(session)
+        row = (await repo.heads([chat_id])).get(chat_id)
+        if row is None or not _wanted(row, now):
+            return False
         if await repo.is_blocked(chat_id):
             await repo.mark_blocked(chat_id, now)
             return False
-        if _claimed(row):  # its lease ran out: the worker that held it is gone
-            if await _give_up_in_doubt(session, row.id, now):
-                log.error("outbox row %s is in doubt (%s); not sent again", row.id, row.error)
+        if row.status == OutboxStatus.SENDING:  # its lease ran out: the worker that held it is gone
+            if await repo.give_up_in_doubt(row.id, now):
+                log.error("outbox row %s is in doubt (held by %s); not sent again",
+                          row.id, row.claimed_by)  # fmt: skip
             return True
         return False  # another worker took it meanwhile; the next look tries again
 
     # --- one row ------------------------------------------------------------------------------
 
-    async def _send(self, row: Row) -> bool:
+    async def _send(self, row: OutboxRow) -> bool:
         """Deliver a claimed row; True if the chat's next row may follow right away."""
-        progress: dict[str, Any] = row.payload.get(PROGRESS) or {}
-        done: int = progress.get("steps", 0)
-        message_id: int | None = progress.get("message_id")
+        message_id = row.last_message_id
+        payload = row.payload
+        if row.message_thread_id is not None:
+            payload = {**payload, "message_thread_id": row.message_thread_id}
         try:
-            steps = plan(row.payload)
+            steps = plan(payload)
         except Exception as error:
             return await self._failed_call(row, error)
-        for index in range(done, len(steps)):
+        for index in range(row.steps_done, len(steps)):
             step = steps[index]
             if step.flood_limited:
                 try:
@@ -289,7 +274,7 @@ class OutboxWorker:
                 except asyncio.CancelledError:
                     # Stopped before a call: nothing is in flight, so hand the row back
                     # (its progress kept) instead of leaving it to become "in doubt".
-                    await self._record(row.id, error=None, next_attempt_at=None)
+                    await self._record(functools.partial(_release, row.id))
                     raise
             try:
                 message_id = await step.call(self.bot, message_id) or message_id
@@ -297,35 +282,35 @@ class OutboxWorker:
                 return await self._failed_call(row, error)
             # Telegram has accepted the step: record that before anything else can go wrong.
             if index < len(steps) - 1:
-                # Steps done go into the payload (the table has no column for them); the
-                # lease is renewed for the next step.
-                row.payload[PROGRESS] = {"steps": index + 1, "message_id": message_id}
                 lease_end = self.clock.now() + self.lease
-                await self._record(row.id, payload=row.payload, next_attempt_at=lease_end)
-        await self._record(row.id, sent=(self.clock.now(), message_id))
+                step_done = functools.partial(_step_done, row.id, index + 1, message_id, lease_end)
+                await self._record(step_done)
+        await self._record(None, sent=(row.id, self.clock.now(), message_id))
         return True
 
     async def _record(
-        self, outbox_id: int, *, sent: tuple[datetime, int | None] | None = None, **values: Any
+        self,
+        work: Callable[[AsyncSession], Awaitable[None]] | None,
+        *,
+        sent: tuple[int, datetime, int | None] | None = None,
     ) -> None:
-        """Write what Telegram accepted (`sent`: the row is done; else the given columns).
-        This write is what keeps the row from being sent again, so a failing commit is retried
-        briefly; if it still fails the row stays claimed and ends up "in doubt", which is never
-        re-sent either."""
+        """Write what Telegram accepted (`sent`: the row is done; else `work`). This write is
+        what keeps the row from being sent again, so a failing commit is retried briefly; if it
+        still fails the row stays claimed and ends up "in doubt", never re-sent either."""
         for attempt in range(1, RECORD_TRIES + 1):
             try:
                 if sent is not None:  # the usual write: many chats' marks in one statement
-                    await self.group.run_merged(_mark_sent, (outbox_id, *sent))
-                else:
-                    await self.group.run(functools.partial(_update, outbox_id, values))
+                    await self.group.run_merged(_mark_sent, sent)
+                elif work is not None:
+                    await self.group.run(work)
                 return
             except SQLAlchemyError:
                 if attempt == RECORD_TRIES:
                     raise
-                log.warning("recording outbox row %s failed, retrying", outbox_id, exc_info=True)
+                log.warning("recording an outbox row failed, retrying", exc_info=True)
                 await asyncio.sleep(0.2 * attempt)
 
-    async def _failed_call(self, row: Row, error: Exception) -> bool:
+    async def _failed_call(self, row: OutboxRow, error: Exception) -> bool:
         now = self.clock.now()
         description = _describe(error)
         async with self.db.transaction() as session:
@@ -334,24 +319,20 @@ class OutboxWorker:
                 # Flood control, not a failure: wait as told, keep the attempt count.
                 self.limiter.penalize(row.chat_id, error.retry_after)
                 wait_until = now + timedelta(seconds=error.retry_after)
-                await _update(
-                    row.id, {"next_attempt_at": wait_until, "error": description}, session
-                )
+                await repo.retry_at(row.id, wait_until, description, count=False)
                 log.warning("outbox row %s: retry after %s s", row.id, error.retry_after)
                 return False
             if isinstance(error, TelegramForbiddenError):
                 # Blocked by the user, kicked from the group, deactivated: never retry.
-                await repo.mark_blocked(row.chat_id, now)
-                await session.execute(
-                    update(Outbox).where(Outbox.id == row.id).values(error=description)
-                )
+                await repo.mark_blocked(row.chat_id, now, description)
                 log.warning("chat %s is blocked: %s", row.chat_id, description)
                 return False
             if isinstance(error, TRANSIENT) and not isinstance(error, TelegramEntityTooLarge):
                 attempt = row.attempts + 1
                 if attempt < self.retry.max_attempts:
                     delay = self.retry.delay(attempt, self.rand())
-                    await repo.reschedule(row.id, now + timedelta(seconds=delay), description)
+                    next_try = now + timedelta(seconds=delay)
+                    await repo.retry_at(row.id, next_try, description, count=True)
                     log.warning(
                         "outbox row %s attempt %s failed, next in %.1f s: %s",
                         row.id, attempt, delay, description,
@@ -369,121 +350,28 @@ class OutboxWorker:
             return True
 
 
-# --- queries (they belong in storage.repos.OutboxRepo; see docs/outbox.md) ---------------------
-
-# The statements the worker runs all the time are built once, on the table (no ORM
-# bookkeeping), with their parameters bound at each call.
-_t = Outbox.__table__
-_NOW = bindparam("now", type_=_t.c.next_attempt_at.type)
-_DUE = or_(_t.c.next_attempt_at.is_(None), _t.c.next_attempt_at <= _NOW)
-_FREE = or_(_t.c.error.is_(None), not_(_t.c.error.startswith(CLAIM_PREFIX)))
-_CHATS = bindparam("chats", expanding=True)
-_HEAD_IDS = (
-    select(func.min(_t.c.id))
-    .where(_t.c.chat_id.in_(_CHATS), _t.c.status == "pending")
-    .group_by(_t.c.chat_id)
-)
-_ALL_HEADS = (
-    select(func.min(_t.c.id).label("id"))
-    .where(_t.c.status == "pending")
-    .group_by(_t.c.chat_id)
-    .subquery()
-)
-_DUE_CHATS = (
-    select(_t.c.chat_id)
-    .join(_ALL_HEADS, _t.c.id == _ALL_HEADS.c.id)
-    .where(_DUE, _t.c.chat_id.not_in(bindparam("exclude", expanding=True)))
-    .order_by(_t.c.id)
-    .limit(bindparam("limit"))
-)
-_ROW_COLUMNS = (_t.c.id, _t.c.chat_id, _t.c.payload, _t.c.attempts, _t.c.next_attempt_at,
-                _t.c.error)  # fmt: skip
-_HEADS = select(*_ROW_COLUMNS).where(_t.c.id.in_(_HEAD_IDS))
-_BLOCKED = select(BlockedChat.__table__.c.chat_id).where(
-    BlockedChat.__table__.c.chat_id.in_(_CHATS)
-)
-_CLAIM_HEADS = (
-    update(_t)
-    .where(_t.c.id.in_(_HEAD_IDS), _DUE, _FREE, _t.c.chat_id.not_in(_BLOCKED))
-    .values(error=bindparam("claim"), next_attempt_at=bindparam("until", type_=_NOW.type))
-    .returning(_t.c.id, _t.c.chat_id, _t.c.payload, _t.c.attempts)
-)
-
-_SENT = (
-    update(_t)
-    .where(_t.c.id == bindparam("b_id"))
-    .values(
-        status="sent",
-        sent_at=bindparam("b_sent_at"),
-        telegram_message_id=bindparam("b_message_id"),
-        attempts=_t.c.attempts + 1,
-        error=None,
-    )
-)
-
-
-async def _due_chats(
-    session: AsyncSession, now: datetime, limit: int, exclude: set[int]
-) -> list[int]:
-    """Chats whose oldest pending row is due, oldest first. Only heads count: a chat whose
-    head waits for a retry is skipped whole, and one busy chat cannot fill the batch."""
-    params = {"now": now, "limit": limit, "exclude": sorted(exclude)}
-    return list((await session.scalars(_DUE_CHATS, params)).all())
-
-
-async def _heads(session: AsyncSession, chat_ids: list[int]) -> dict[int, Row]:
-    """The oldest pending row of each of these chats that has one."""
-    rows = await session.execute(_HEADS, {"chats": chat_ids})
-    return {row.chat_id: Row(*row) for row in rows}
-
-
-async def _claim_heads(
-    session: AsyncSession, chat_ids: list[int], now: datetime, until: datetime, worker_id: str
-) -> dict[int, Row]:
-    """Claim each chat's oldest pending row that is due, free, and not of a blocked chat."""
-    error = f"{CLAIM_PREFIX}{worker_id}"
-    params = {"chats": chat_ids, "now": now, "until": until, "claim": error}
-    return {
-        row.chat_id: Row(row.id, row.chat_id, dict(row.payload), row.attempts, until, error)
-        for row in await session.execute(_CLAIM_HEADS, params)
-    }
+def _wanted(row: OutboxRow, now: datetime) -> bool:
+    """Pending and due, or left `sending` by a worker whose lease ran out."""
+    if row.status == OutboxStatus.SENDING:
+        return row.lease_until is not None and row.lease_until <= now
+    return row.due(now)
 
 
 async def _mark_sent(
     session: AsyncSession, rows: list[tuple[int, datetime, int | None]]
 ) -> list[None]:
-    """Rows Telegram accepted, as one executemany: (id, sent_at, telegram_message_id)."""
-    params = [{"b_id": i, "b_sent_at": at, "b_message_id": m} for i, at, m in rows]
-    await session.execute(_SENT, params)
+    await OutboxRepo(session).mark_sent_many(rows)
     return [None] * len(rows)
 
 
-async def _update(outbox_id: int, values: dict[str, Any], session: AsyncSession) -> None:
-    await session.execute(update(Outbox).where(Outbox.id == outbox_id).values(**values))
+async def _step_done(
+    outbox_id: int, steps: int, message_id: int | None, until: datetime, session: AsyncSession
+) -> None:
+    await OutboxRepo(session).record_step(outbox_id, steps, message_id, until)
 
 
-async def _give_up_in_doubt(session: AsyncSession, outbox_id: int, now: datetime) -> bool:
-    """At most once: a row whose worker vanished mid-call may have been delivered."""
-    result = await session.execute(
-        update(Outbox)
-        .where(
-            Outbox.id == outbox_id,
-            Outbox.status == "pending",
-            Outbox.error.startswith(CLAIM_PREFIX),
-            and_(Outbox.next_attempt_at.is_not(None), Outbox.next_attempt_at <= now),
-        )
-        .values(status="failed", error=IN_DOUBT)
-        .execution_options(synchronize_session=False)
-    )
-    return cast(CursorResult[Any], result).rowcount == 1
-
-
-def _is_due(row: Row, now: datetime) -> bool:
-    return row.next_attempt_at is None or row.next_attempt_at <= now
-
-
-def _claimed(row: Row) -> bool:
-    return (row.error or "").startswith(CLAIM_PREFIX)
+async def _release(outbox_id: int, session: AsyncSession) -> None:
+    await OutboxRepo(session).release(outbox_id)
 
 
 def _describe(error: Exception) -> str:

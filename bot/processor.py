@@ -1,7 +1,13 @@
-"""Works the inbox: each chat's updates one at a time and in order, chats in parallel.
+"""Works the inbox and the due timers: each lane's jobs one at a time and in order, lanes in
+parallel. A lane is a customer's chat: whatever concerns one customer — their updates, an
+agent's action on their case, a clock of their case — happens one at a time; customers never
+wait on each other.
 
-Updates arrive here only after they were stored (see `bot/intake.py`). The parts of an album
-arrive as separate updates; they are gathered for a moment and handled as one event.
+Updates arrive here only after they were stored (see `bot/intake.py`), timers only once
+claimed (`bot/timers.py`). The parts of an album arrive as separate updates; they are gathered
+for a moment and handled as one event. Each job goes through the unit of work
+(`dialogs/work.py`), which finishes its inbox rows or fires its timer in the same transaction
+as its effects.
 """
 
 from __future__ import annotations
@@ -9,28 +15,48 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from aiogram import Bot
 
 from bot.files import EvidenceStore
 from bot.render import answer_callback
-from bot.translate import Incoming, merge_album, route, to_event
+from bot.translate import Incoming, group_event, merge_album, route, to_event
 from dialogs.clock import Clock
-from dialogs.events import CallbackAnswer, Discard, Event, Reply
-from dialogs.service import Batcher, ConversationService, Job
+from dialogs.events import CallbackAnswer, Discard, Event, Outgoing, Reply
 from dialogs.texts import Texts
-from storage.db import Database
-from storage.repos import ConversationRepo, InboxRepo, OutboxRepo
+from dialogs.work import (
+    Batcher,
+    CustomerInput,
+    GroupInput,
+    Job,
+    MembershipInput,
+    TimerInput,
+    Work,
+)
+from storage.repos import InboxRepo
+from storage.unit import Units
+from storage.views import TimerView
 
 log = logging.getLogger(__name__)
 ALBUM_WAIT = 0.7  # seconds to wait for the next part of an album
 
 
+@dataclass(frozen=True, slots=True)
+class _Timer:
+    """A claimed timer waiting in its lane."""
+
+    timer: TimerView
+
+
+Queued = Incoming | _Timer
+
+
 class Processor:
     def __init__(
         self,
-        service: ConversationService,
-        db: Database,
+        work: Work,
+        units: Units,
         clock: Clock,
         texts: Texts,
         *,
@@ -39,33 +65,39 @@ class Processor:
         album_wait: float = ALBUM_WAIT,
         on_outbox: Callable[[], None] | None = None,
     ) -> None:
-        self.service = service
-        self.batcher = Batcher(service)
+        self.work = work
+        self.batcher = Batcher(work)
+        self.units = units
         self.bot = bot
         self._answering: set[asyncio.Task[None]] = set()
-        self.db = db
         self.clock = clock
         self.texts = texts
         self.evidence = evidence
         self.album_wait = album_wait
         self.on_outbox = on_outbox
-        self._queues: dict[int, asyncio.Queue[Incoming]] = {}
+        self._queues: dict[int, asyncio.Queue[Queued]] = {}
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._idle = asyncio.Event()
         self._idle.set()
 
     def submit(self, incoming: Incoming) -> None:
         """Queue a stored update (`route`d); call in the order the updates were stored."""
-        key = incoming.chat_id if incoming.chat_id is not None else 0
-        queue = self._queues.setdefault(key, asyncio.Queue())
-        queue.put_nowait(incoming)
-        if key not in self._workers:
+        self._queue(incoming.lane, incoming)
+
+    def submit_timer(self, timer: TimerView) -> None:
+        """Queue a claimed timer in the lane of the chat it concerns."""
+        self._queue(timer.chat_id if timer.chat_id is not None else 0, _Timer(timer))
+
+    def _queue(self, lane: int, item: Queued) -> None:
+        queue = self._queues.setdefault(lane, asyncio.Queue())
+        queue.put_nowait(item)
+        if lane not in self._workers:
             self._idle.clear()
-            self._workers[key] = asyncio.create_task(self._work(key, queue))
+            self._workers[lane] = asyncio.create_task(self._work(lane, queue))
 
     async def recover(self) -> int:
         """Queue what a previous run stored but did not finish (a crash loses nothing)."""
-        async with self.db.read() as session:
+        async with self.units.db.read() as session:
             rows = await InboxRepo(session).pending(limit=100_000)
             pending = [route(row.id, row.payload) for row in rows]
         for incoming in pending:
@@ -73,7 +105,7 @@ class Processor:
         return len(pending)
 
     async def drain(self, seconds: float | None = None) -> bool:
-        """Wait until every queued update was handled; False on timeout."""
+        """Wait until every queued job was handled; False on timeout."""
         try:
             await asyncio.wait_for(self._idle.wait(), seconds)
         except TimeoutError:
@@ -84,63 +116,92 @@ class Processor:
     def in_hand(self) -> int:
         return sum(q.qsize() for q in self._queues.values()) + len(self._workers)
 
-    async def _work(self, key: int, queue: asyncio.Queue[Incoming]) -> None:
-        carry: Incoming | None = None
+    async def _work(self, lane: int, queue: asyncio.Queue[Queued]) -> None:
+        carry: Queued | None = None
         try:
             while carry is not None or not queue.empty():
                 current = carry or queue.get_nowait()
                 carry = None
-                if current.media_group_id and current.private:
+                if isinstance(current, _Timer):
+                    await self._fire(lane, current.timer)
+                elif current.media_group_id and current.private:
                     parts, carry = await self._album(current, queue)
-                    await self._handle(parts)
+                    await self._handle(lane, parts)
                 else:
-                    await self._handle([current])
+                    await self._handle(lane, [current])
         finally:
-            del self._workers[key]
+            del self._workers[lane]
             if queue.empty():
-                self._queues.pop(key, None)
+                self._queues.pop(lane, None)
             if not self._workers:
                 self._idle.set()
 
     async def _album(
-        self, first: Incoming, queue: asyncio.Queue[Incoming]
-    ) -> tuple[list[Incoming], Incoming | None]:
+        self, first: Incoming, queue: asyncio.Queue[Queued]
+    ) -> tuple[list[Incoming], Queued | None]:
         parts = [first]
         while True:
             try:
                 nxt = await asyncio.wait_for(queue.get(), self.album_wait)
             except TimeoutError:
                 return parts, None
-            if nxt.media_group_id != first.media_group_id:
+            if not isinstance(nxt, Incoming) or nxt.media_group_id != first.media_group_id:
                 return parts, nxt
             parts.append(nxt)
 
-    async def _handle(self, parts: list[Incoming]) -> None:
+    async def _fire(self, lane: int, timer: TimerView) -> None:
+        try:
+            await self.batcher.submit(Job(lane, TimerInput(timer), timer_id=timer.id))
+        except Exception:
+            # Not fired: its claim runs out and it is claimed again (a bug shows in the log).
+            log.exception("timer %s (%s) failed", timer.id, timer.kind)
+
+    async def _handle(self, lane: int, parts: list[Incoming]) -> None:
         first = parts[0]
         fetched: Event | None = None
+        ids = tuple(p.inbox_id for p in parts)
         try:
-            events = [e for p in parts if (e := to_event(p.inbox_id, p.payload)) is not None]
-            if not events:
-                await self._not_an_event(first)
-                return
-            event = merge_album(events) if len(events) > 1 else events[0]
-            if self.evidence is not None and event.kind == "media":
-                slots = await self.service.media_slots(event.chat_id)
-                event = fetched = await self.evidence.fetch(event, slots)
-            also = [p.inbox_id for p in parts[1:]]
-            outgoing = await self.batcher.submit(Job(event, also_done=also, stored=True))
-            self._answer([o for o in outgoing if isinstance(o, CallbackAnswer)])
-            if self.evidence is not None:
-                for discard in (o for o in outgoing if isinstance(o, Discard)):
-                    self.evidence.discard(discard.paths)
+            job = self._job(lane, parts, ids)
+            if isinstance(job.input, CustomerInput) and job.input.event.kind == "media":
+                event = job.input.event
+                if self.evidence is not None:
+                    slots = await self.work.media_slots(event.chat_id)
+                    fetched = await self.evidence.fetch(event, slots)
+                    job = Job(lane, CustomerInput(fetched), inbox_ids=ids)
+            outgoing = await self.batcher.submit(job)
+            self._after(outgoing)
         except Exception as exc:
-            if fetched is not None and self.evidence is not None:  # nothing of the turn was kept
-                self.evidence.discard(m.local_path for m in fetched.media)
             log.exception("update %s failed", first.payload.get("update_id"))
+            if fetched is not None and self.evidence is not None:  # nothing of it was kept
+                self.evidence.discard(m.local_path for m in fetched.media)
             await self._failed(parts, exc)
 
+    def _job(self, lane: int, parts: list[Incoming], ids: tuple[int, ...]) -> Job:
+        """What the stored update is: a customer's event, a group's, a membership change."""
+        first = parts[0]
+        member = first.payload.get("my_chat_member")
+        if member is not None:
+            status = member.get("new_chat_member", {}).get("status")
+            chat = first.chat_id or 0
+            if first.private and status in ("kicked", "member"):
+                return Job(lane, MembershipInput(chat, blocked=status == "kicked"), inbox_ids=ids)
+            return Job(lane, GroupInput(_noop(first)), inbox_ids=ids)
+        if not first.private:
+            event = group_event(first.inbox_id, first.payload)
+            return Job(lane, GroupInput(event or _noop(first)), inbox_ids=ids)
+        events = [e for p in parts if (e := to_event(p.inbox_id, p.payload)) is not None]
+        event = merge_album(events) if len(events) > 1 else events[0]
+        return Job(lane, CustomerInput(event), inbox_ids=ids)
+
+    def _after(self, outgoing: list[Outgoing]) -> None:
+        """After the commit: stop pressed buttons' spinners, delete files nobody kept."""
+        self._answer([o for o in outgoing if isinstance(o, CallbackAnswer)])
+        if self.evidence is not None:
+            for discard in (o for o in outgoing if isinstance(o, Discard)):
+                self.evidence.discard(discard.paths)
+
     def _answer(self, answers: list[CallbackAnswer]) -> None:
-        """Stop the pressed buttons' spinners, after the commit and off the chat's path."""
+        """Off the lane's path: an answer only stops a spinner (losing one costs nothing)."""
         if self.bot is None:
             return
         for answer in answers:
@@ -148,40 +209,26 @@ class Processor:
             self._answering.add(task)
             task.add_done_callback(self._answering.discard)
 
-    async def _not_an_event(self, incoming: Incoming) -> None:
-        """Membership changes and group traffic: recorded, and blocks noted for the outbox."""
-        now = self.clock.now()
-        query = incoming.payload.get("callback_query")
-        if query and incoming.chat_id is not None:
-            # A button in a group is nobody's conversation; its spinner still stops.
-            self._answer([CallbackAnswer(incoming.chat_id, query["id"])])
-        member = incoming.payload.get("my_chat_member")
-        async with self.db.transaction() as session:
-            if member and incoming.private and incoming.chat_id is not None:
-                status = member.get("new_chat_member", {}).get("status")
-                outbox = OutboxRepo(session)
-                if status == "kicked":
-                    await outbox.mark_blocked(incoming.chat_id, now)
-                elif status == "member":
-                    await outbox.unblock(incoming.chat_id)
-            await InboxRepo(session).mark_done(incoming.inbox_id, now)
-
     async def _failed(self, parts: list[Incoming], exc: Exception) -> None:
         """Keep the update (status failed, with the error) and tell the customer politely."""
-        now = self.clock.now()
         first = parts[0]
-        async with self.db.transaction() as session:
-            inbox = InboxRepo(session)
-            for part in parts:
-                await inbox.mark_failed(part.inbox_id, f"{type(exc).__name__}: {exc}"[:500], now)
-            if first.private and first.chat_id is not None:
-                conversation = await ConversationRepo(session).open_for_chat(first.chat_id)
-                locale = conversation.locale if conversation else self.texts.default_locale
-                text = self.texts.render(locale, "common/error")
-                message = Reply(first.chat_id, text).as_payload()
-                await OutboxRepo(session).add_many([(first.chat_id, message)], now)
-                callback = first.payload.get("callback_query")
-                if callback:  # every pressed button gets an answer, even now
-                    self._answer([CallbackAnswer(first.chat_id, callback["id"])])
-        if self.on_outbox is not None:
+        message = None
+        if first.private and first.chat_id is not None:
+            record = await self.units.conversation(first.chat_id)
+            locale = record.locale if record else self.texts.default_locale
+            text = self.texts.render(locale, "common/error")
+            message = (first.chat_id, Reply(first.chat_id, text).as_payload())
+            callback = first.payload.get("callback_query")
+            if callback:  # every pressed button gets an answer, even now
+                self._answer([CallbackAnswer(first.chat_id, callback["id"])])
+        ids = [p.inbox_id for p in parts]
+        await self.units.fail_inputs(ids, f"{type(exc).__name__}: {exc}", self.clock.now(),
+                                     message)  # fmt: skip
+        if message is not None and self.on_outbox is not None:
             self.on_outbox()
+
+
+def _noop(incoming: Incoming) -> Event:
+    """A group update no handler reads (a membership change in a group, an inline button):
+    taken and finished like any other, so nothing stays pending."""
+    return Event(incoming.inbox_id, incoming.chat_id or 0, 0, "unsupported")

@@ -24,6 +24,11 @@ class Incoming:
     media_group_id: str | None
     payload: dict[str, Any]
 
+    @property
+    def lane(self) -> int:
+        """Whose work it is: the chat (for a customer, their private chat)."""
+        return self.chat_id if self.chat_id is not None else 0
+
 
 def route(inbox_id: int, payload: dict[str, Any]) -> Incoming:
     message = payload.get("message") or payload.get("edited_message")
@@ -82,6 +87,28 @@ def to_event(inbox_id: int, payload: dict[str, Any]) -> Event | None:
     if media is not None:
         return replace(base, kind="media", media=(media,), text=message.get("caption", ""))
     return replace(base, kind="unsupported")
+
+
+def group_event(inbox_id: int, payload: dict[str, Any]) -> Event | None:
+    """A message or a button pressed in a group (the agents' side), or None."""
+    query = payload.get("callback_query")
+    if query is not None:
+        message = query.get("message") or {}
+        chat = message.get("chat") or {}
+        return Event(
+            event_id=inbox_id, chat_id=chat.get("id", 0), user_id=query["from"]["id"],
+            kind="button", data=query.get("data") or "", callback_id=query["id"],
+            message_id=message.get("message_id"), thread_id=message.get("message_thread_id"),
+            language_code=query["from"].get("language_code"),
+        )  # fmt: skip
+    message = payload.get("message")
+    if not message or message["chat"]["type"] not in ("group", "supergroup"):
+        return None
+    event = to_event(inbox_id, {"message": {**message, "chat": {**message["chat"],
+                                                               "type": "private"}}})  # fmt: skip
+    if event is None:
+        return None
+    return replace(event, chat_id=message["chat"]["id"], thread_id=message.get("message_thread_id"))
 
 
 def merge_album(events: list[Event]) -> Event:

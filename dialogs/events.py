@@ -40,6 +40,7 @@ class Event:
     data: str = ""
     callback_id: str | None = None
     message_id: int | None = None  # the message a button belongs to
+    thread_id: int | None = None  # the forum topic of a group message
     contact_phone: str | None = None
     contact_user_id: int | None = None
     media: tuple[MediaFile, ...] = ()
@@ -65,6 +66,7 @@ class Reply:
     contact_button: str | None = None  # label of a "share my contact" keyboard button
     remove_keyboard: bool = False
     edit_message_id: int | None = None  # replace this menu message instead of sending a new one
+    thread_id: int | None = None  # a forum topic of a group
 
     def as_payload(self) -> dict[str, Any]:
         return {

@@ -1,7 +1,7 @@
 """The customer conversation as data: states and the transition table (`transitions`).
 
 The table is the single source of truth for where a customer can go from where; the logic in
-`dialogs/conversation.py` reads input, picks a trigger and fires it here, so an input that is
+`dialogs/customer/` reads input, picks a trigger and fires it here, so an input that is
 not valid in the current state can never move the conversation. `docs/conversation.mmd` is
 generated from this table (`python -m dialogs.flow > docs/conversation.mmd`).
 """
@@ -24,6 +24,7 @@ class State(StrEnum):
     CHOOSE_QUANTITY = "choose_quantity"
     CHOOSE_SERVICE = "choose_service"
     CHOOSE_REASON = "choose_reason"
+    EXCHANGE_FOR = "exchange_for"
     CONDITIONS = "conditions"
     DESCRIBE = "describe"
     EVIDENCE = "evidence"
@@ -42,6 +43,7 @@ REQUEST_PATH = [
     S.CHOOSE_QUANTITY,
     S.CHOOSE_SERVICE,
     S.CHOOSE_REASON,
+    S.EXCHANGE_FOR,
     S.CONDITIONS,
     S.DESCRIBE,
     S.EVIDENCE,
@@ -61,13 +63,14 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "item_chosen", "source": S.CHOOSE_ITEM, "dest": S.CHOOSE_QUANTITY},
     {"trigger": "quantity_chosen", "source": S.CHOOSE_QUANTITY, "dest": S.CHOOSE_SERVICE},
     {"trigger": "service_chosen", "source": S.CHOOSE_SERVICE, "dest": S.CHOOSE_REASON},
-    {"trigger": "reason_chosen", "source": S.CHOOSE_REASON, "dest": S.CONDITIONS},
+    {"trigger": "reason_chosen", "source": S.CHOOSE_REASON, "dest": S.EXCHANGE_FOR},
+    {"trigger": "exchange_chosen", "source": S.EXCHANGE_FOR, "dest": S.CONDITIONS},
     {"trigger": "conditions_done", "source": S.CONDITIONS, "dest": S.DESCRIBE},
     {"trigger": "described", "source": S.DESCRIBE, "dest": S.EVIDENCE},
     {"trigger": "evidence_done", "source": S.EVIDENCE, "dest": S.SUMMARY},
     {"trigger": "confirmed", "source": S.SUMMARY, "dest": S.CASE_DONE},
-    # a refused request offers alternatives: one tap starts the same item with another service
-    {"trigger": "alternative_chosen", "source": S.CASE_DONE, "dest": S.CHOOSE_REASON},
+    # a refused request offers what is open instead: one tap continues it with that service
+    {"trigger": "alternative_chosen", "source": S.SUMMARY, "dest": S.CHOOSE_REASON},
     # a deep link names the order: straight to its items once identified
     {"trigger": "order_linked", "source": IDENTIFIED_STATES, "dest": S.CHOOSE_ITEM},
     # back: one step up the request path, or to the menu

@@ -1,100 +1,30 @@
-"""What the conversation reads and writes about the shop, as plain views.
+"""What the conversation and the clocks read and write about the shop.
 
-The conversation service implements `ShopPort` over the repositories of one transaction, so
-everything a turn writes is committed together with the conversation state and the outbox.
+`storage.shop.StorageShop` implements it over one unit of work, so everything a turn writes
+(a case, its events, a timer) is committed with the conversation state and the outbox.
+Everything comes and goes as plain views (`storage.views`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from typing import Any, Protocol
 
-from storage.repos.identification import FailureCounts
-
-
-@dataclass(frozen=True)
-class CustomerView:
-    id: int
-    phone: str | None
-    name: str
-    language: str
-
-
-@dataclass(frozen=True)
-class ItemView:
-    id: int
-    order_id: int
-    sku: str
-    name: str
-    category: str
-    quantity: int
-    unit_price: Decimal
-
-
-@dataclass(frozen=True)
-class OrderView:
-    id: int
-    order_no: str
-    customer_id: int
-    status: str
-    placed_at: datetime
-    paid_at: datetime | None
-    shipped_at: datetime | None
-    delivered_at: datetime | None
-    payment_method: str
-    currency: str
-    items: tuple[ItemView, ...] = ()
-
-    @property
-    def total(self) -> Decimal:
-        return sum((i.unit_price * i.quantity for i in self.items), Decimal("0"))
-
-
-@dataclass(frozen=True)
-class CaseView:
-    id: int
-    case_no: str
-    order_no: str
-    item_name: str
-    service: str
-    reason: str
-    status: str
-    outcome: str
-    created_at: datetime
-    deadline_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class NewCase:
-    order_id: int
-    item_id: int
-    order_no: str  # with the item's name: for the view of the new case, not stored twice
-    item_name: str
-    customer_id: int
-    quantity: int
-    service: str
-    reason: str
-    description: str
-    status: str
-    outcome: str
-    rules: list[str]
-    explanation_key: str
-    explanation_values: dict[str, Any]
-    alternatives: list[str]
-    shipping_paid_by: str | None
-    return_address: str | None
-    deadline_at: datetime | None
-    needs_agent_reason: str | None
-    locale: str
-    conditions: list[str] = field(default_factory=list)
-    evidence: list[dict[str, Any]] = field(default_factory=list)
+from storage.views import (
+    CaseView,
+    CustomerView,
+    FailureCounts,
+    NewCase,
+    NewQuestion,
+    OrderView,
+    TimerView,
+)
 
 
 class ShopPort(Protocol):
     async def customer(self, customer_id: int) -> CustomerView | None: ...
     async def customer_by_phone(self, phone: str) -> CustomerView | None: ...
+    async def customer_by_telegram_user(self, user_id: int) -> CustomerView | None: ...
     async def link_telegram(self, customer_id: int, user_id: int, *, take_over: bool) -> None:
         """Link the Telegram user to the customer; `take_over`: even if another user has it."""
         ...
@@ -110,20 +40,39 @@ class ShopPort(Protocol):
     async def record_identification_failure(
         self, chat_id: int, order_no: str, customer_id: int | None, now: datetime
     ) -> None: ...
+
     async def order_by_no(self, order_no: str) -> OrderView | None: ...
     async def order(self, order_id: int) -> OrderView | None: ...
     async def order_with_claims(
         self, order_id: int, since: datetime
     ) -> tuple[OrderView | None, int]:
-        """The order, and how many cases its customer opened since `since` (one look)."""
+        """The order, and how many standing claims its customer made since `since`."""
         ...
 
     async def orders_page(
         self, customer_id: int, offset: int, limit: int
     ) -> tuple[list[OrderView], int]: ...
+
     async def cases(self, customer_id: int, limit: int) -> list[CaseView]: ...
+    async def case(self, case_id: int) -> CaseView | None: ...
+    async def open_case_for_item(self, item_id: int) -> CaseView | None: ...
     async def evidence_used_elsewhere(self, file_unique_ids: list[str]) -> set[str]: ...
     async def create_case(self, case: NewCase, now: datetime) -> CaseView: ...
+    async def create_question(self, question: NewQuestion, now: datetime) -> CaseView: ...
+    async def hand_over(self, case_id: int, now: datetime) -> CaseView | None: ...
     async def add_case_event(
         self, case_id: int, actor: str, kind: str, data: dict[str, Any], now: datetime
     ) -> None: ...
+
+    async def start_timer(
+        self,
+        kind: str,
+        due_at: datetime,
+        now: datetime,
+        *,
+        case_id: int | None = None,
+        chat_id: int | None = None,
+        payload: dict[str, Any] | None = None,
+    ) -> int: ...
+    async def cancel_timers(self, case_id: int, kinds: list[str], now: datetime) -> None: ...
+    async def timers_of(self, case_id: int) -> list[TimerView]: ...

@@ -20,8 +20,8 @@ from babel.numbers import format_currency, format_decimal
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from dialogs.domain import LOCALES
 from dialogs.paths import TEMPLATES_DIR
+from storage.domain import LOCALES
 
 BABEL_LOCALES = {"zh": "zh_Hans_CN", "en": "en_US"}
 SUFFIX = ".j2"

@@ -90,6 +90,17 @@ _ORDERS: tuple[tuple[int, tuple[str, float], str, str, tuple[_Item, ...]], ...] 
     (3, ("paid", 30), "online", "0.00", (
         ("NIKE-PEG41-42", "Nike Air Zoom Pegasus 41 running shoes, EU 42", "apparel", 1, "899.00"),
     )),
+    # Above the standard profile's escalation.order_value_over (5000 CNY): every claim goes to a
+    # person. Placed between orders 90007 and 90002 (and 90016 and 90013), so the first page of
+    # each list (5 per page, newest first) stays as it was.
+    (0, ("delivered", 4), "online", "0.00", (
+        ("HUAWEI-MBXP-32-1T", "华为 MateBook X Pro 笔记本电脑 32GB+1TB 墨蓝", "electronics", 1,
+         "8999.00"),
+    )),
+    (2, ("delivered", 3), "online", "0.00", (
+        ("MBA13-M4-16-512", "MacBook Air 13-inch (M4), 16 GB, 512 GB, midnight", "electronics", 1,
+         "9499.00"),
+    )),
 )  # fmt: skip
 
 

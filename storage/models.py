@@ -1,10 +1,11 @@
-"""Tables. Domain names (statuses, services, categories) are plain strings guarded by CHECKs,
-so this package does not depend on `dialogs`."""
+"""Tables. Domain names (statuses, services, categories) are plain strings guarded by CHECKs
+built from `storage.domain`, the one list of each name."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -24,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from storage import domain
 from storage.types import JSONType, UTCDateTime, utcnow
 
 NAMING_CONVENTION = {
@@ -52,27 +54,25 @@ class Base(AsyncAttrs, DeclarativeBase):
     }
 
 
-ORDER_STATUSES = ("pending", "paid", "shipped", "delivered", "cancelled")
-PAYMENT_METHODS = ("online", "cod")
-CATEGORIES = (
-    "electronics",
-    "appliances",
-    "apparel",
-    "fresh_food",
-    "custom_made",
-    "digital",
-    "periodicals",
-    "hygiene",
-    "other",
-)
-LANGUAGES = ("zh", "en")
-OUTCOMES = ("approve", "reject", "needs_agent")
-ACTORS = ("customer", "bot", "agent", "system")
-EVIDENCE_KINDS = ("photo", "video", "document")
-INBOX_STATUSES = ("pending", "done", "failed")
-OUTBOX_STATUSES = ("pending", "sent", "failed", "blocked")
-CONVERSATION_MODES = ("bot", "agent")
-AGENT_ROLES = ("agent", "supervisor")
+def _names(enum: type[StrEnum]) -> tuple[str, ...]:
+    return tuple(member.value for member in enum)
+
+
+ORDER_STATUSES = _names(domain.OrderStatus)
+PAYMENT_METHODS = _names(domain.PaymentMethod)
+CATEGORIES = _names(domain.Category)
+LANGUAGES = _names(domain.Locale)
+OUTCOMES = _names(domain.Outcome)
+ACTORS = _names(domain.Actor)
+EVIDENCE_KINDS = _names(domain.EvidenceKind)
+INBOX_STATUSES = _names(domain.InboxStatus)
+OUTBOX_STATUSES = _names(domain.OutboxStatus)
+CONVERSATION_MODES = _names(domain.ConversationMode)
+AGENT_ROLES = _names(domain.AgentRole)
+CASE_KINDS = _names(domain.CaseKind)
+CASE_STATUSES = _names(domain.CaseStatus)
+SERVICES = _names(domain.Service)
+REASONS = _names(domain.Reason)
 
 
 class Customer(Base):
@@ -152,21 +152,33 @@ class Agent(Base):
 
 
 class Case(Base):
+    """A customer's request about one item, or a question for a person (no order or item)."""
+
     __tablename__ = "cases"
     __table_args__ = (
+        CheckConstraint(_one_of("kind", CASE_KINDS), name="kind"),
+        CheckConstraint(_one_of("status", CASE_STATUSES), name="status"),
         CheckConstraint(_one_of("outcome", OUTCOMES), name="outcome"),
+        CheckConstraint(_one_of("service", SERVICES), name="service"),
+        CheckConstraint(_one_of("reason", REASONS), name="reason"),
+        CheckConstraint(
+            "kind = 'question' OR (order_id IS NOT NULL AND item_id IS NOT NULL"
+            " AND service IS NOT NULL AND reason IS NOT NULL)",
+            name="request_names_its_item",
+        ),
         CheckConstraint("quantity > 0", name="quantity"),
         Index("ix_cases_customer_created", "customer_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_no: Mapped[str] = mapped_column(String(32), unique=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
-    item_id: Mapped[int] = mapped_column(ForeignKey("order_items.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default=domain.CaseKind.REQUEST.value)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("order_items.id"), index=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     quantity: Mapped[int] = mapped_column(default=1)
-    service: Mapped[str] = mapped_column(String(32))
-    reason: Mapped[str] = mapped_column(String(32))
+    service: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(String(32))
     description: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(32))
     outcome: Mapped[str] = mapped_column(String(16))
@@ -174,6 +186,7 @@ class Case(Base):
     explanation_key: Mapped[str] = mapped_column(String(100), default="")
     explanation_values: Mapped[dict[str, Any]] = mapped_column(default=dict)
     alternatives: Mapped[list[Any]] = mapped_column(default=list)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)  # what an exchange is for, ...
     shipping_paid_by: Mapped[str | None] = mapped_column(String(16))
     return_address: Mapped[str | None] = mapped_column(Text)
     carrier: Mapped[str | None] = mapped_column(String(64))
@@ -181,13 +194,20 @@ class Case(Base):
     deadline_at: Mapped[datetime | None]
     needs_agent_reason: Mapped[str | None] = mapped_column(String(200))
     assigned_agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    # The chat of the customer's conversation: where news about the case goes.
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    # The forum topic in the agents' group that carries the case, once it has one.
+    agent_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    topic_id: Mapped[int | None] = mapped_column(BigInteger)
+    handed_over_at: Mapped[datetime | None]  # when it went to a person
+    first_response_at: Mapped[datetime | None]  # when a person first answered
     locale: Mapped[str] = mapped_column(String(5), default="zh")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer)
 
-    order: Mapped[Order] = relationship()
-    item: Mapped[OrderItem] = relationship()
+    order: Mapped[Order | None] = relationship()
+    item: Mapped[OrderItem | None] = relationship()
     customer: Mapped[Customer] = relationship()
 
     # Two writers (customer chat and agent topic) may touch one case; the loser gets
@@ -247,7 +267,6 @@ class Conversation(Base):
     locale: Mapped[str] = mapped_column(String(5), default="zh")
     mode: Mapped[str] = mapped_column(String(8), default="bot")
     is_open: Mapped[bool] = mapped_column(Boolean, default=True)
-    menu_message_id: Mapped[int | None] = mapped_column(BigInteger)
     version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -284,26 +303,34 @@ class Inbox(Base):
 
 
 class Outbox(Base):
+    """Outgoing messages, sent in id order per chat. A worker takes a row by setting it
+    `sending` with its id in `claimed_by` until `lease_until`; a multi-part message records
+    each accepted part (`steps_done`, `last_message_id`) so a retry never repeats one."""
+
     __tablename__ = "outbox"
     __table_args__ = (
         CheckConstraint(_one_of("status", OUTBOX_STATUSES), name="status"),
-        Index("ix_outbox_status_next_id", "status", "next_attempt_at", "id"),
-        # Each chat's oldest pending row, looked up for every message the worker sends.
+        # Each chat's oldest unsent row: looked up for every message the worker sends.
         Index(
-            "ix_outbox_pending_chat",
+            "ix_outbox_unsent_chat",
             "chat_id",
             "id",
-            sqlite_where=text("status = 'pending'"),
-            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status IN ('pending', 'sending')"),
+            postgresql_where=text("status IN ('pending', 'sending')"),
         ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     chat_id: Mapped[int] = mapped_column(BigInteger)
+    message_thread_id: Mapped[int | None] = mapped_column(BigInteger)  # a forum topic
     payload: Mapped[dict[str, Any]]
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
-    next_attempt_at: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime | None]  # a retry waits until then
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
+    steps_done: Mapped[int] = mapped_column(default=0)
+    last_message_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
     telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
@@ -311,15 +338,22 @@ class Outbox(Base):
 
 
 class Timer(Base):
+    """A clock that falls due: fired once (`fired_at`), by whichever worker claims it first
+    (`claimed_by` until `lease_until`; a vanished worker's claim is taken over after it)."""
+
     __tablename__ = "timers"
     __table_args__ = (Index("ix_timers_fired_due", "fired_at", "due_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)  # whose work it is (the lane)
     kind: Mapped[str] = mapped_column(String(64))
     due_at: Mapped[datetime]
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
     fired_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]  # the clock no longer matters (answered in time)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -7,8 +7,8 @@ import re
 import pytest
 from jinja2 import meta
 
-from dialogs.domain import LOCALES
 from dialogs.texts import SUFFIX, Texts
+from storage.domain import LOCALES
 
 texts = Texts()
 

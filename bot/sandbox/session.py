@@ -243,7 +243,7 @@ class SandboxSession:
             pending = await session.scalar(
                 select(func.count())
                 .select_from(Outbox)
-                .where(Outbox.chat_id == self.user.id, Outbox.status == "pending")
+                .where(Outbox.chat_id == self.user.id, Outbox.status.in_(("pending", "sending")))
             )
         return not pending
 

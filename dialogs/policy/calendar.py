@@ -3,13 +3,17 @@
 Mainland China moves rest days around every year (调休): the State Council publishes which
 weekend days become working days and which weekdays become holidays. The `holidays` package
 knows those schedules only for the years already published; for a later year we still count
-weekends and the statutory holidays it can compute, but we say so loudly instead of pretending.
+weekends and the statutory holidays it can compute, but we say so instead of pretending: once
+per process and year, when a working-day count actually reaches such a year (a profile loaded
+for years ahead is no news; a deadline counted on guessed rest days is).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import cache
@@ -24,6 +28,11 @@ UNITS = ("hours", "days", "working_days")
 END_OF_DAY = time(23, 59, 59, 999000)
 # Guards the working-day walk against a calendar that (by misconfiguration) has no working days.
 _MAX_SCAN_DAYS = 3660
+# (country, year) gaps already logged: the bot counts working days on every step of every
+# conversation, and the operator needs to hear about a year once, not per customer.
+_logged_gaps: set[tuple[str, int]] = set()
+# Set by `collecting_schedule_gaps`: a caller that reports the gaps itself, with its answer.
+_gap_sink: ContextVar[set[tuple[str, int]] | None] = ContextVar("schedule_gaps", default=None)
 
 
 @dataclass(frozen=True)
@@ -52,21 +61,45 @@ def year_table(country: str, year: int) -> YearTable:
     tables = [holidays.country_holidays(country, years=y) for y in (year, year + 1)]
     this = tables[0]
     working = {d for t in tables for d in getattr(t, "weekend_workdays", ()) if d.year == year}
-    official = year in official_years(country)
-    if not official:
-        log.warning(
-            "No official %s holiday schedule for %s: counting weekends and statutory holidays "
-            "only; make-up working days and bridge holidays are unknown. Add them to the "
-            "profile's calendar.extra_holidays / extra_working_days.",
-            country,
-            year,
-        )
     return YearTable(
         holidays=frozenset(d for d in this if d.year == year),
         working_weekends=frozenset(working),
         weekend=frozenset(getattr(this, "weekend", (5, 6))),
-        official=official,
+        official=year in official_years(country),
     )
+
+
+def schedule_gap_message(country: str, year: int) -> str:
+    """What to tell a merchant about a year whose official schedule is not known yet."""
+    return (
+        f"no official {country} holiday schedule for {year}; working days that year count "
+        "weekends and statutory holidays only (add make-up days to calendar.extra_holidays / "
+        "extra_working_days)"
+    )
+
+
+@contextmanager
+def collecting_schedule_gaps() -> Iterator[set[tuple[str, int]]]:
+    """Within the block, the (country, year) gaps that working-day counts reach are collected
+    instead of logged: for a caller that reports them with its own answer (`policy check`),
+    where a log line as well would say the same thing twice."""
+    gaps: set[tuple[str, int]] = set()
+    token = _gap_sink.set(gaps)
+    try:
+        yield gaps
+    finally:
+        _gap_sink.reset(token)
+
+
+def _reached_gap(country: str, year: int) -> None:
+    sink = _gap_sink.get()
+    if sink is not None:
+        sink.add((country, year))
+        return
+    if (country, year) in _logged_gaps:
+        return
+    _logged_gaps.add((country, year))
+    log.warning("calendar: %s", schedule_gap_message(country, year))
 
 
 class WorkingCalendar:
@@ -90,19 +123,23 @@ class WorkingCalendar:
         return year in official_years(self.country)
 
     def is_working_day(self, d: date) -> bool:
+        # The shop's own days are known whatever the official schedule says.
+        if d in self.extra_working_days:
+            return True
+        if d in self.extra_holidays:
+            return False
+        if d.year not in official_years(self.country):
+            # Before the cache: a caller collecting the gaps of one decision must hear about
+            # the days it counts even when an earlier count already looked them up.
+            _reached_gap(self.country, d.year)
         cached = self._days.get(d)
         if cached is not None:
             return cached
-        if d in self.extra_working_days:
+        table = year_table(self.country, d.year)
+        if d in table.working_weekends:
             result = True
-        elif d in self.extra_holidays:
-            result = False
         else:
-            table = year_table(self.country, d.year)
-            if d in table.working_weekends:
-                result = True
-            else:
-                result = d.weekday() not in table.weekend and d not in table.holidays
+            result = d.weekday() not in table.weekend and d not in table.holidays
         self._days[d] = result
         return result
 

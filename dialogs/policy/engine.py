@@ -69,6 +69,9 @@ class Policy:
             spec.calendar.extra_working_days,
             country=spec.calendar.country,
         )
+        # What the loader found worth telling about the file (`policy validate` prints it).
+        # Years without a holiday schedule are not kept here for the bot: the calendar logs
+        # one when a working-day count reaches it.
         self.warnings: list[str] = []
         # Plain str-keyed views: callers ask with any string, the schema keys are Literals.
         self._services: dict[str, ServiceSpec] = dict(spec.services)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -13,6 +13,7 @@ import yaml
 from pydantic import ValidationError
 
 from dialogs.paths import POLICIES_DIR, PROJECT_ROOT
+from dialogs.policy.calendar import schedule_gap_message
 from dialogs.policy.engine import Policy
 from dialogs.policy.schema import PolicyFile, Window
 
@@ -47,7 +48,13 @@ def resolve(name_or_path: str) -> tuple[Path, str]:
 
 
 def load_policy(name_or_path: str, now: datetime | None = None) -> Policy:
-    """Load and validate a profile; `now` decides which years' holiday schedules must exist."""
+    """Load and validate a profile.
+
+    With `now` (as `policy validate` loads), Policy.warnings also names now's year and the next
+    when they have no official holiday schedule, so a merchant can add the make-up days in time.
+    The bot and `policy check` load without it: a gap is news only when a count reaches it, and
+    then the calendar says so itself (see `dialogs.policy.calendar`).
+    """
     path, shown = resolve(name_or_path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -72,14 +79,16 @@ def load_policy(name_or_path: str, now: datetime | None = None) -> Policy:
     if problems:
         raise PolicyError(shown, problems)
     policy = Policy(spec)
-    current = (now or datetime.now(UTC)).astimezone(policy.calendar.tz).year
-    for year in policy.calendar.missing_schedules([current, current + 1]):
-        policy.warnings.append(
-            f"calendar: no official {spec.calendar.country} holiday schedule for {year}; "
-            "working days that year count weekends and statutory holidays only "
-            "(add make-up days to calendar.extra_holidays / extra_working_days)"
-        )
+    if now is not None:
+        current = policy.calendar.local(now).year
+        for year in policy.calendar.missing_schedules([current, current + 1]):
+            policy.warnings.append(calendar_warning(spec.calendar.country, year))
     return policy
+
+
+def calendar_warning(country: str, year: int) -> str:
+    """A calendar gap as a policy warning, named after the file's `calendar` key."""
+    return f"calendar: {schedule_gap_message(country, year)}"
 
 
 def _describe(err: Any) -> tuple[str, str]:

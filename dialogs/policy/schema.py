@@ -1,6 +1,6 @@
 """The policy file format (YAML), as pydantic models. Docs: docs/policy.md.
 
-Names of services, reasons, categories and conditions are closed sets (dialogs.domain) so that
+Names of services, reasons, categories and conditions are closed sets (storage.domain) so that
 a typo in a profile is an error at load time, not a silently ignored rule.
 """
 
@@ -12,9 +12,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dialogs.domain import Category, Condition, Reason, Service
+from storage.domain import Category, Condition, Reason, Service
 
-# The names come from dialogs.domain, so a profile accepts exactly what the conversation knows.
+# The names come from storage.domain, so a profile accepts exactly what the conversation knows.
 ServiceName = Literal[tuple(Service)]  # type: ignore[valid-type]
 ReasonName = Literal[tuple(Reason)]  # type: ignore[valid-type]
 ReasonOrDefault = Literal[("default", *Reason)]  # type: ignore[valid-type]

@@ -2,10 +2,10 @@
 
 from storage.repos.agents import AgentRepo
 from storage.repos.cases import CaseRepo
-from storage.repos.conversations import ConversationRepo, ConversationSave, OpenConversation
+from storage.repos.conversations import ConversationRepo, ConversationSave
 from storage.repos.customers import CustomerRepo
 from storage.repos.evidence import EvidenceRepo
-from storage.repos.identification import FailureCounts, IdentificationRepo
+from storage.repos.identification import IdentificationRepo
 from storage.repos.inbox import InboxRepo
 from storage.repos.orders import OrderRepo
 from storage.repos.outbox import OutboxRepo
@@ -19,10 +19,8 @@ __all__ = [
     "ConversationSave",
     "CustomerRepo",
     "EvidenceRepo",
-    "FailureCounts",
     "IdentificationRepo",
     "InboxRepo",
-    "OpenConversation",
     "OrderRepo",
     "OutboxRepo",
     "SurveyRepo",

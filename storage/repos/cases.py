@@ -7,13 +7,30 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm.exc import StaleDataError
 
-from storage.models import Case, CaseCounter, CaseEvent
+from storage.domain import CaseKind, CaseStatus
+from storage.models import Case, CaseCounter, CaseEvent, Order, OrderItem
 from storage.repos.base import Repo, dialect_insert
+from storage.views import CaseView
 
-_CASE_LOADS = (joinedload(Case.order), joinedload(Case.item), joinedload(Case.customer))
+_cases, _orders, _items = Case.__table__, Order.__table__, OrderItem.__table__
+_events = CaseEvent.__table__
+_VIEW_COLUMNS = (
+    _cases.c.id, _cases.c.case_no, _cases.c.kind, _orders.c.order_no,
+    _items.c.name.label("item_name"), _cases.c.service, _cases.c.reason, _cases.c.status,
+    _cases.c.outcome, _cases.c.created_at, _cases.c.deadline_at, _cases.c.customer_id,
+    _cases.c.chat_id, _cases.c.order_id, _cases.c.item_id, _cases.c.locale,
+    _cases.c.handed_over_at, _cases.c.first_response_at,
+)  # fmt: skip
+_VIEWS = select(*_VIEW_COLUMNS).select_from(
+    _cases.outerjoin(_orders, _orders.c.id == _cases.c.order_id).outerjoin(
+        _items, _items.c.id == _cases.c.item_id
+    )
+)
+# Finished one way or another: nothing more happens to them unless disputed.
+ENDED = (CaseStatus.REJECTED, CaseStatus.CANCELLED, CaseStatus.CLOSED)
 
 
 class CaseRepo(Repo):
@@ -31,57 +48,75 @@ class CaseRepo(Repo):
         number = (await self.session.execute(stmt)).scalar_one()
         return f"AS-{day}-{number:04d}"
 
-    async def create(self, *, now: datetime, tz: str, **fields: Any) -> Case:
-        """A new case numbered for `now` in the shop's time zone `tz`; fields are Case columns."""
-        case = Case(
-            case_no=await self.next_case_no(now, tz),
-            created_at=now,
-            updated_at=now,
+    async def create(self, *, now: datetime, tz: str, **fields: Any) -> int:
+        """A new case numbered for `now` in the shop's time zone `tz`; its id."""
+        values = {
+            "case_no": await self.next_case_no(now, tz),
+            "created_at": now,
+            "updated_at": now,
+            "version": 1,
             **fields,
-        )
-        self.session.add(case)
-        await self.session.flush()
-        return case
+        }
+        result = await self.session.execute(insert(_cases).values(**values).returning(_cases.c.id))
+        return int(result.scalar_one())
 
-    async def get(self, case_id: int) -> Case | None:
-        return await self.session.get(Case, case_id, options=list(_CASE_LOADS))
+    async def view(self, case_id: int) -> CaseView | None:
+        row = (await self.session.execute(_VIEWS.where(_cases.c.id == case_id))).first()
+        return _view(row) if row is not None else None
 
-    async def by_no(self, case_no: str) -> Case | None:
-        return await self.session.scalar(
-            select(Case).where(Case.case_no == case_no).options(*_CASE_LOADS)
-        )
+    async def view_by_no(self, case_no: str) -> CaseView | None:
+        row = (await self.session.execute(_VIEWS.where(_cases.c.case_no == case_no))).first()
+        return _view(row) if row is not None else None
 
-    async def list_for_customer(self, customer_id: int, limit: int = 10) -> Sequence[Case]:
-        rows = await self.session.scalars(
-            select(Case)
-            .where(Case.customer_id == customer_id)
-            .order_by(Case.created_at.desc(), Case.id.desc())
+    async def views_for_customer(self, customer_id: int, limit: int = 10) -> list[CaseView]:
+        """Newest first."""
+        rows = await self.session.execute(
+            _VIEWS.where(_cases.c.customer_id == customer_id)
+            .order_by(_cases.c.created_at.desc(), _cases.c.id.desc())
             .limit(limit)
-            .options(*_CASE_LOADS)
         )
-        return rows.all()
+        return [_view(row) for row in rows]
 
-    async def add_event(
-        self,
-        case: Case,
-        actor: str,
-        kind: str,
-        data: dict[str, Any] | None,
-        at: datetime,
-        actor_id: int | None = None,
-        *,
-        flush: bool = True,
-    ) -> CaseEvent:
-        """`flush=False` leaves the INSERT to the next flush (several rows, one statement)."""
-        if case.id is None:
-            await self.session.flush()
-        event = CaseEvent(
-            case_id=case.id, actor=actor, actor_id=actor_id, kind=kind, data=data or {}, at=at
+    async def open_for_item(self, item_id: int) -> CaseView | None:
+        """The item's request that is still under way, if there is one."""
+        row = (
+            await self.session.execute(
+                _VIEWS.where(
+                    _cases.c.item_id == item_id,
+                    _cases.c.kind == CaseKind.REQUEST,
+                    _cases.c.status.not_in(ENDED),
+                ).order_by(_cases.c.id.desc())
+            )
+        ).first()
+        return _view(row) if row is not None else None
+
+    async def change(self, case_id: int, version: int, now: datetime, **values: Any) -> int:
+        """Set columns of the case as read at `version`; the new version. StaleDataError if
+        somebody changed it meanwhile (the agent and the customer cannot both win)."""
+        result = await self.session.execute(
+            update(_cases)
+            .where(_cases.c.id == case_id, _cases.c.version == version)
+            .values(**values, updated_at=now, version=version + 1)
         )
-        self.session.add(event)
-        if flush:
-            await self.session.flush()
-        return event
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise StaleDataError(f"case {case_id} changed since version {version}")
+        return version + 1
+
+    async def version(self, case_id: int) -> int | None:
+        return await self.session.scalar(select(_cases.c.version).where(_cases.c.id == case_id))
+
+    async def add_events(
+        self, case_id: int, events: Sequence[tuple[str, str, dict[str, Any]]], at: datetime,
+        actor_id: int | None = None,
+    ) -> None:  # fmt: skip
+        """(actor, kind, data) rows of the audit trail, in one statement."""
+        if events:
+            rows = [
+                {"b_case_id": case_id, "b_at": at, "b_actor": actor, "b_actor_id": actor_id,
+                 "b_kind": kind, "b_data": data}
+                for actor, kind, data in events
+            ]  # fmt: skip
+            await self.session.execute(_ADD_EVENT, rows)
 
     async def events(self, case_id: int) -> Sequence[CaseEvent]:
         rows = await self.session.scalars(
@@ -90,3 +125,21 @@ class CaseRepo(Repo):
             .order_by(CaseEvent.at, CaseEvent.id)
         )
         return rows.all()
+
+    async def get(self, case_id: int) -> Case | None:
+        """The ORM object, for tools and tests."""
+        return await self.session.get(Case, case_id)
+
+
+_ADD_EVENT = insert(_events).values(
+    case_id=bindparam("b_case_id"),
+    at=bindparam("b_at", type_=_events.c.at.type),
+    actor=bindparam("b_actor"),
+    actor_id=bindparam("b_actor_id"),
+    kind=bindparam("b_kind"),
+    data=bindparam("b_data", type_=_events.c.data.type),
+)
+
+
+def _view(row: Any) -> CaseView:
+    return CaseView(**row._mapping)

@@ -1,6 +1,6 @@
-"""Conversations: one open per chat. Save by mutating and flushing, or several at once with
-`save_many`; either way the version column makes a concurrent writer fail with StaleDataError
-instead of overwriting."""
+"""Conversations: one open per chat, read as records and saved for the version they were read
+at, several in one statement; a concurrent writer makes the save fail (StaleDataError)
+instead of being overwritten."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from storage.models import Conversation
 from storage.repos.base import Repo
-from storage.types import utcnow
+from storage.views import ConversationRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,21 +31,9 @@ class ConversationSave:
     updated_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class OpenConversation:
-    """An open conversation as read for a turn whose result is saved with `save_many`."""
-
-    id: int
-    chat_id: int
-    state: str
-    context: dict[str, Any]
-    locale: str
-    customer_id: int | None
-    version: int
-
-
 _table = Conversation.__table__
-_OPEN = select(*(_table.c[name] for name in OpenConversation.__slots__)).where(
+_FIELDS = ConversationRecord.__slots__
+_OPEN = select(*(_table.c[name] for name in _FIELDS)).where(
     _table.c.chat_id.in_(bindparam("chats", expanding=True)), _table.c.is_open
 )
 _SAVE = (
@@ -64,19 +52,13 @@ _SAVE = (
 
 
 class ConversationRepo(Repo):
-    async def open_for_chat(self, chat_id: int) -> Conversation | None:
-        return await self.session.scalar(
-            select(Conversation).where(Conversation.chat_id == chat_id, Conversation.is_open)
-        )
-
-    async def open_for_chats(self, chat_ids: Sequence[int]) -> dict[int, OpenConversation]:
-        """The open conversations of several chats in one query, by chat id, as plain values
-        (no ORM objects to track): they are saved with `save_many`."""
+    async def open_for_chats(self, chat_ids: Sequence[int]) -> dict[int, ConversationRecord]:
+        """The open conversations of several chats in one query, by chat id."""
         rows = await self.session.execute(_OPEN, {"chats": list(chat_ids)})
-        return {row.chat_id: OpenConversation(*row) for row in rows}
+        return {row.chat_id: ConversationRecord(**row._mapping) for row in rows}
 
-    async def get(self, conversation_id: int) -> Conversation | None:
-        return await self.session.get(Conversation, conversation_id)
+    async def open_for_chat(self, chat_id: int) -> ConversationRecord | None:
+        return (await self.open_for_chats([chat_id])).get(chat_id)
 
     async def create(
         self,
@@ -87,29 +69,15 @@ class ConversationRepo(Repo):
         context: dict[str, Any] | None = None,
         *,
         customer_id: int | None = None,
-        now: datetime | None = None,
-    ) -> Conversation:
-        at = now or utcnow()
-        conversation = Conversation(
-            chat_id=chat_id,
-            user_id=user_id,
-            customer_id=customer_id,
-            locale=locale,
-            state=state,
-            context=dict(context or {}),
-            mode="bot",
-            is_open=True,
-            created_at=at,
-            updated_at=at,
-        )
-        self.session.add(conversation)
-        await self.session.flush()
-        return conversation
-
-    async def close(self, conversation: Conversation, now: datetime | None = None) -> None:
-        conversation.is_open = False
-        conversation.updated_at = now or utcnow()
-        await self.session.flush()
+        now: datetime,
+    ) -> ConversationRecord:
+        values = {"chat_id": chat_id, "user_id": user_id, "customer_id": customer_id,
+                  "locale": locale, "state": state, "context": dict(context or {}),
+                  "mode": "bot", "is_open": True, "version": 1, "created_at": now,
+                  "updated_at": now}  # fmt: skip
+        result = await self.session.execute(insert(_table).values(**values).returning(_table.c.id))
+        fields = {k: values[k] for k in _FIELDS if k != "id"}
+        return ConversationRecord(id=int(result.scalar_one()), **fields)
 
     async def save_many(self, saves: Sequence[ConversationSave]) -> None:
         """Several conversations in one statement where the driver reports how many rows an

@@ -6,6 +6,7 @@ from sqlalchemy import select, update
 
 from storage.models import Customer
 from storage.repos.base import Repo
+from storage.views import CustomerView
 
 
 class CustomerRepo(Repo):
@@ -20,9 +21,25 @@ class CustomerRepo(Repo):
             select(Customer).where(Customer.telegram_user_id == user_id)
         )
 
-    async def link_telegram(self, customer: Customer, user_id: int) -> None:
-        """Link `user_id` to `customer`, taking it from whoever had it (the column is unique)."""
-        if customer.telegram_user_id == user_id:
+    async def view(self, customer_id: int) -> CustomerView | None:
+        found = await self.get(customer_id)
+        return _view(found) if found else None
+
+    async def view_by_phone(self, e164: str) -> CustomerView | None:
+        found = await self.by_phone(e164)
+        return _view(found) if found else None
+
+    async def view_by_telegram_user(self, user_id: int) -> CustomerView | None:
+        found = await self.by_telegram_user(user_id)
+        return _view(found) if found else None
+
+    async def link_telegram(self, customer_id: int, user_id: int, *, take_over: bool) -> None:
+        """Link `user_id` to the customer, taking it from whoever had it (the column is
+        unique); without `take_over` only if the customer has no Telegram account yet."""
+        customer = await self.get(customer_id)
+        if customer is None or customer.telegram_user_id == user_id:
+            return
+        if customer.telegram_user_id is not None and not take_over:
             return
         await self.session.execute(
             update(Customer)
@@ -48,3 +65,13 @@ class CustomerRepo(Repo):
         customer.language = language
         await self.session.flush()
         return customer
+
+
+def _view(c: Customer) -> CustomerView:
+    return CustomerView(
+        id=c.id,
+        phone=c.phone,
+        name=c.name,
+        language=c.language,
+        telegram_user_id=c.telegram_user_id,
+    )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from storage.models import Evidence
 from storage.repos.base import Repo
@@ -42,6 +43,16 @@ class EvidenceRepo(Repo):
         if flush:
             await self.session.flush()
         return evidence
+
+    async def add_many(self, case_id: int, files: list[dict[str, Any]], at: datetime) -> None:
+        """A new case's files (kind, file_id, file_unique_id, media_group_id, local_path,
+        sha256, size_bytes), in one statement."""
+        if files:
+            keys = ("kind", "file_id", "file_unique_id", "media_group_id", "local_path",
+                    "sha256", "size_bytes")  # fmt: skip
+            rows = [{k: f.get(k) for k in keys} | {"case_id": case_id, "created_at": at}
+                    for f in files]  # fmt: skip
+            await self.session.execute(insert(Evidence.__table__), rows)
 
     async def for_case(self, case_id: int) -> Sequence[Evidence]:
         rows = await self.session.scalars(

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, insert, literal, select
 
 from storage.models import IdentificationFailure
 from storage.repos.base import Repo
+from storage.views import FailureCounts
 
 _t = IdentificationFailure.__table__
-
-
-@dataclass(frozen=True, slots=True)
-class FailureCounts:
-    order_no: int  # for this order number, since `order_since`
-    customer: int  # for any order of this customer, since `order_since`
-    everyone: int  # all of them, since `everyone_since`
 
 
 class IdentificationRepo(Repo):

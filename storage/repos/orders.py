@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, bindparam, func, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import selectinload
 
 from storage.models import Case, Order, OrderItem
 from storage.records import OrderRecord
 from storage.repos.base import Repo
+from storage.views import ItemView, OrderView
 
 _orders, _items = Order.__table__, OrderItem.__table__
 ORDER_FIELDS = ("id", "order_no", "customer_id", "status", "placed_at", "paid_at", "shipped_at",
@@ -30,20 +31,24 @@ _ORDER_ROWS = (
 _ONE = _orders.c.id == bindparam("order_id")
 _WITH_ITEMS = _ORDER_ROWS.where(_ONE)
 _cases = Case.__table__
+# Claims that stand: a refused or cancelled request, or a question, is no claim against the shop.
+NOT_STANDING = ("rejected", "cancelled")
 _PRIOR_CLAIMS = (
     select(func.count())
     .select_from(_cases)
     .where(
         _cases.c.customer_id == _orders.c.customer_id,
+        _cases.c.kind == "request",
+        _cases.c.status.not_in(NOT_STANDING),
         _cases.c.created_at >= bindparam("since", type_=_cases.c.created_at.type),
     )
     .scalar_subquery()
 )
-# The same, with how many cases the order's customer opened since `since` (a policy fact that
-# is wanted on the same turns): one statement for both. And for several orders at once.
+# The same, with how many claims the order's customer made since `since` (a policy fact that
+# is wanted on the same turns): one statement for both.
 _WITH_CLAIMS = _ORDER_ROWS.add_columns(_PRIOR_CLAIMS.label("claims_since"))
 _WITH_ITEMS_AND_CLAIMS = _WITH_CLAIMS.where(_ONE)
-_SEVERAL_WITH_CLAIMS = _WITH_CLAIMS.where(_orders.c.id.in_(bindparam("order_ids", expanding=True)))
+_BY_NO = _ORDER_ROWS.where(_orders.c.order_no == bindparam("order_no"))
 
 _CUSTOMER = bindparam("customer_id")
 _PAGE = (
@@ -69,47 +74,32 @@ _PAGE_WITH_ITEMS = (
 
 
 class OrderRepo(Repo):
-    async def by_no(self, order_no: str) -> Order | None:
-        return await self.session.scalar(
-            select(Order).where(Order.order_no == order_no).options(selectinload(Order.items))
+    async def view(self, order_id: int) -> OrderView | None:
+        return _view(await self._rows(_WITH_ITEMS, {"order_id": order_id}))
+
+    async def view_by_no(self, order_no: str) -> OrderView | None:
+        return _view(await self._rows(_BY_NO, {"order_no": order_no}))
+
+    async def view_with_claims(
+        self, order_id: int, claims_since: datetime
+    ) -> tuple[OrderView | None, int]:
+        """The order, and how many standing claims its customer made since then."""
+        rows = await self._rows(
+            _WITH_ITEMS_AND_CLAIMS, {"order_id": order_id, "since": claims_since}
         )
+        return _view(rows), (rows[0].claims_since if rows else 0)
 
-    async def rows_with_items(
-        self, order_id: int, claims_since: datetime | None = None
-    ) -> Sequence[Row[Any]]:
-        """The order as plain rows, one per item (item columns None when it has none):
-        `ORDER_FIELDS`, `item_id`, `ITEM_FIELDS`, and with `claims_since` a `claims_since`
-        column: the customer's cases opened since then. [] if there is no such order."""
-        if claims_since is None:
-            return (await self.session.execute(_WITH_ITEMS, {"order_id": order_id})).all()
-        params = {"order_id": order_id, "since": claims_since}
-        return (await self.session.execute(_WITH_ITEMS_AND_CLAIMS, params)).all()
-
-    async def rows_with_claims_of(
-        self, order_ids: Collection[int], claims_since: datetime
-    ) -> Sequence[Row[Any]]:
-        """`rows_with_items(order_id, claims_since)` of several orders, by order id."""
-        params = {"order_ids": sorted(order_ids), "since": claims_since}
-        return (await self.session.execute(_SEVERAL_WITH_CLAIMS, params)).all()
-
-    async def list_for_customer(
-        self, customer_id: int, offset: int = 0, limit: int = 10
-    ) -> Sequence[Order]:
-        rows = await self.session.scalars(
-            select(Order)
-            .where(Order.customer_id == customer_id)
-            .order_by(Order.placed_at.desc(), Order.id.desc())
-            .offset(offset)
-            .limit(limit)
-            .options(selectinload(Order.items))
-        )
-        return rows.all()
-
-    async def page_rows(self, customer_id: int, offset: int, limit: int) -> Sequence[Row[Any]]:
-        """A page of the customer's orders, newest first, as rows like `rows_with_items`
-        (one per item) plus `total`, the customer's number of orders. [] past the last page."""
+    async def page(self, customer_id: int, offset: int, limit: int) -> tuple[list[OrderView], int]:
+        """A page of the customer's orders, newest first, and how many they have in all."""
         params = {"customer_id": customer_id, "offset": offset, "limit": limit}
-        return (await self.session.execute(_PAGE_WITH_ITEMS, params)).all()
+        rows = await self._rows(_PAGE_WITH_ITEMS, params)
+        if not rows:  # past the last page (or no orders): only the total is wanted
+            return [], await self.count_for_customer(customer_id)
+        grouped: dict[int, list[Row[Any]]] = {}
+        for row in rows:
+            grouped.setdefault(row.id, []).append(row)
+        views = [_view(group) for group in grouped.values()]  # newest first, as read
+        return [v for v in views if v is not None], rows[0].total
 
     async def count_for_customer(self, customer_id: int) -> int:
         count = await self.session.scalar(
@@ -117,8 +107,14 @@ class OrderRepo(Repo):
         )
         return count or 0
 
-    async def item(self, item_id: int) -> OrderItem | None:
-        return await self.session.get(OrderItem, item_id, options=[joinedload(OrderItem.order)])
+    async def _rows(self, statement: Any, params: dict[str, Any]) -> Sequence[Row[Any]]:
+        return (await self.session.execute(statement, params)).all()
+
+    async def by_no(self, order_no: str) -> Order | None:
+        """The ORM object, for the importer."""
+        return await self.session.scalar(
+            select(Order).where(Order.order_no == order_no).options(selectinload(Order.items))
+        )
 
     async def upsert(
         self, record: OrderRecord, customer_id: int, now: datetime
@@ -167,3 +163,24 @@ class OrderRepo(Repo):
             item.unit_price = rec.unit_price
         await self.session.flush()
         return order, created
+
+
+def _view(rows: Sequence[Row[Any]]) -> OrderView | None:
+    """An order from its rows (one per item; item columns None when it has none)."""
+    if not rows:
+        return None
+    first = rows[0]
+    items = tuple(
+        ItemView(
+            id=row.item_id,
+            order_id=first.id,
+            sku=row.sku,
+            name=row.name,
+            category=row.category,
+            quantity=row.quantity,
+            unit_price=row.unit_price,
+        )
+        for row in rows
+        if row.item_id is not None
+    )
+    return OrderView(**{name: getattr(first, name) for name in ORDER_FIELDS}, items=items)

@@ -1,94 +1,204 @@
-"""Outgoing messages, written in the same transaction as the state change that caused them."""
+"""Outgoing messages, written in the same transaction as the state change that caused them,
+and the worker's bookkeeping of sending them.
+
+A row is `pending` until a worker takes it: `sending`, with the worker in `claimed_by` until
+`lease_until`; then `sent`, `failed` or `blocked`. A chat's rows go in id order, so only a
+chat's **head** (its oldest row not yet sent) is ever taken. Steps of a multi-part message
+that Telegram accepted are recorded on the row (`steps_done`, `last_message_id`) and never
+repeated. A `sending` row whose lease ran out belonged to a worker that vanished mid-call: it
+may have been delivered, so it is failed "in doubt", never sent again.
+
+The statements the worker runs all the time are built once, on the table (no ORM bookkeeping),
+with their parameters bound at each call.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 
+from storage.domain import OutboxStatus as S
 from storage.models import BlockedChat, Outbox
 from storage.repos.base import Repo, dialect_insert
-from storage.types import utcnow
 
-_ADD = insert(Outbox.__table__).values(status="pending", attempts=0)
+IN_DOUBT = "in doubt: a worker stopped while sending; not retried, it may have been delivered"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """What the worker needs of a row."""
+
+    id: int
+    chat_id: int
+    message_thread_id: int | None
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    claimed_by: str | None
+    lease_until: datetime | None
+    steps_done: int
+    last_message_id: int | None
+
+    def due(self, now: datetime) -> bool:
+        return self.next_attempt_at is None or self.next_attempt_at <= now
+
+
+# (chat_id, message_thread_id, payload)
+NewMessage = tuple[int, int | None, dict[str, Any]]
+
+_t = Outbox.__table__
+_b = BlockedChat.__table__
+_COLUMNS = tuple(_t.c[name] for name in OutboxRow.__slots__)
+_NOW = bindparam("now", type_=_t.c.next_attempt_at.type)
+_UNTIL = bindparam("until", type_=_t.c.lease_until.type)
+_UNSENT = _t.c.status.in_((S.PENDING, S.SENDING))
+_DUE = or_(_t.c.next_attempt_at.is_(None), _t.c.next_attempt_at <= _NOW)
+_CHATS = bindparam("chats", expanding=True)
+_ADD = insert(_t).values(status=S.PENDING, attempts=0, steps_done=0)
+_HEAD_IDS = (
+    select(func.min(_t.c.id)).where(_t.c.chat_id.in_(_CHATS), _UNSENT).group_by(_t.c.chat_id)
+)
+_ALL_HEADS = select(func.min(_t.c.id).label("id")).where(_UNSENT).group_by(_t.c.chat_id).subquery()
+# A head is worth a look when it can be sent (pending and due) or was left by a vanished worker.
+_WANTED = or_(
+    and_(_t.c.status == S.PENDING, _DUE),
+    and_(_t.c.status == S.SENDING, _t.c.lease_until <= _NOW),
+)
+_DUE_CHATS = (
+    select(_t.c.chat_id)
+    .join(_ALL_HEADS, _t.c.id == _ALL_HEADS.c.id)
+    .where(_WANTED, _t.c.chat_id.not_in(bindparam("exclude", expanding=True)))
+    .order_by(_t.c.id)
+    .limit(bindparam("limit"))
+)
+_HEADS = select(*_COLUMNS).where(_t.c.id.in_(_HEAD_IDS))
+_BLOCKED = select(_b.c.chat_id).where(_b.c.chat_id.in_(_CHATS))
+_CLAIM_HEADS = (
+    update(_t)
+    .where(_t.c.id.in_(_HEAD_IDS), _t.c.status == S.PENDING, _DUE, _t.c.chat_id.not_in(_BLOCKED))
+    .values(status=S.SENDING, claimed_by=bindparam("worker"), lease_until=_UNTIL)
+    .returning(*_COLUMNS)
+)
+_SENT = (
+    update(_t)
+    .where(_t.c.id == bindparam("b_id"))
+    .values(
+        status=S.SENT,
+        sent_at=bindparam("b_sent_at", type_=_t.c.sent_at.type),
+        telegram_message_id=bindparam("b_message_id"),
+        attempts=_t.c.attempts + 1,
+        claimed_by=None,
+        lease_until=None,
+        error=None,
+    )
+)
 
 
 class OutboxRepo(Repo):
-    async def add(self, chat_id: int, payload: dict[str, Any], at: datetime) -> Outbox:
-        row = Outbox(chat_id=chat_id, payload=payload, status="pending", attempts=0, created_at=at)
-        self.session.add(row)
-        await self.session.flush()
-        return row
+    # --- what the conversation writes ------------------------------------------------------------
 
-    async def add_many(self, messages: Sequence[tuple[int, dict[str, Any]]], at: datetime) -> None:
+    async def add_many(self, messages: Sequence[NewMessage], at: datetime) -> None:
         """Several messages in one statement (a turn often says two or three things)."""
         if messages:
-            rows = [{"chat_id": c, "payload": p, "created_at": at} for c, p in messages]
+            rows = [
+                {"chat_id": c, "message_thread_id": t, "payload": p, "created_at": at}
+                for c, t, p in messages
+            ]
             await self.session.execute(_ADD, rows)  # Core executemany: no ORM bookkeeping
 
-    async def get(self, outbox_id: int) -> Outbox | None:
-        return await self.session.get(Outbox, outbox_id)
+    # --- what the worker reads and claims ---------------------------------------------------------
 
-    async def due(self, now: datetime, limit: int = 50) -> Sequence[Outbox]:
-        rows = await self.session.scalars(
-            select(Outbox)
-            .where(
-                Outbox.status == "pending",
-                or_(Outbox.next_attempt_at.is_(None), Outbox.next_attempt_at <= now),
-            )
-            .order_by(Outbox.id)
-            .limit(limit)
-        )
-        return rows.all()
+    async def due_chats(self, now: datetime, limit: int, exclude: set[int]) -> list[int]:
+        """Chats whose head wants the worker, oldest first. Only heads count: a chat whose head
+        waits for a retry is skipped whole, and one busy chat cannot fill the batch."""
+        params = {"now": now, "limit": limit, "exclude": sorted(exclude)}
+        return list((await self.session.scalars(_DUE_CHATS, params)).all())
 
-    async def mark_sent(
-        self, outbox_id: int, at: datetime, telegram_message_id: int | None
+    async def heads(self, chat_ids: Sequence[int]) -> dict[int, OutboxRow]:
+        rows = await self.session.execute(_HEADS, {"chats": list(chat_ids)})
+        return {row.chat_id: OutboxRow(**row._mapping) for row in rows}
+
+    async def claim_heads(
+        self, chat_ids: Sequence[int], now: datetime, until: datetime, worker: str
+    ) -> dict[int, OutboxRow]:
+        """Take each chat's head that is pending, due, and not of a blocked chat."""
+        params = {"chats": list(chat_ids), "now": now, "until": until, "worker": worker}
+        rows = await self.session.execute(_CLAIM_HEADS, params)
+        return {row.chat_id: OutboxRow(**row._mapping) for row in rows}
+
+    # --- what the worker records -----------------------------------------------------------------
+
+    async def record_step(
+        self, outbox_id: int, steps_done: int, last_message_id: int | None, until: datetime
     ) -> None:
+        """Telegram accepted another part of the row; the lease goes on for the next."""
         await self._set(
-            outbox_id,
-            status="sent",
-            sent_at=at,
-            telegram_message_id=telegram_message_id,
-            attempts=Outbox.attempts + 1,
-            error=None,
+            outbox_id, steps_done=steps_done, last_message_id=last_message_id, lease_until=until
         )
 
-    async def reschedule(self, outbox_id: int, at: datetime, error: str) -> None:
-        """Try again at `at` (429 retry_after, 5xx, network)."""
-        await self._set(outbox_id, next_attempt_at=at, error=error, attempts=Outbox.attempts + 1)
+    async def mark_sent_many(self, rows: Sequence[tuple[int, datetime, int | None]]) -> None:
+        """(id, sent_at, telegram_message_id) of rows Telegram accepted, as one executemany."""
+        params = [{"b_id": i, "b_sent_at": at, "b_message_id": m} for i, at, m in rows]
+        if params:
+            await self.session.execute(_SENT, params)
+
+    async def release(self, outbox_id: int) -> None:
+        """Stopped before a call: nothing is in flight, the row waits for the next worker."""
+        await self._set(outbox_id, status=S.PENDING, claimed_by=None, lease_until=None)
+
+    async def retry_at(self, outbox_id: int, at: datetime, error: str, *, count: bool) -> None:
+        """Try again at `at` (a 429's retry_after: not counted as an attempt; 5xx, network)."""
+        attempts = _t.c.attempts + 1 if count else _t.c.attempts
+        await self._set(outbox_id, status=S.PENDING, claimed_by=None, lease_until=None,
+                        next_attempt_at=at, error=error, attempts=attempts)  # fmt: skip
 
     async def mark_failed(self, outbox_id: int, error: str) -> None:
-        await self._set(outbox_id, status="failed", error=error, attempts=Outbox.attempts + 1)
+        await self._set(outbox_id, status=S.FAILED, claimed_by=None, lease_until=None,
+                        error=error, attempts=_t.c.attempts + 1)  # fmt: skip
 
-    async def mark_blocked(self, chat_id: int, at: datetime | None = None) -> None:
-        """The user blocked the bot: drop what is queued for them and remember it."""
+    async def give_up_in_doubt(self, outbox_id: int, now: datetime) -> bool:
+        """At most once: a row whose worker vanished mid-call may have been delivered."""
+        result = await self.session.execute(
+            update(_t)
+            .where(_t.c.id == outbox_id, _t.c.status == S.SENDING, _t.c.lease_until <= now)
+            .values(status=S.FAILED, error=IN_DOUBT, claimed_by=None, lease_until=None)
+        )
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+    # --- blocked chats ---------------------------------------------------------------------------
+
+    async def mark_blocked(self, chat_id: int, at: datetime, error: str | None = None) -> None:
+        """The user blocked the bot (or the group removed it): what is queued stays unsent."""
         await self.session.execute(
-            update(Outbox)
-            .where(Outbox.chat_id == chat_id, Outbox.status == "pending")
-            .values(status="blocked")
-            .execution_options(synchronize_session="fetch")
+            update(_t)
+            .where(_t.c.chat_id == chat_id, _UNSENT)
+            .values(status=S.BLOCKED, claimed_by=None, lease_until=None, error=error)
         )
         await self.session.execute(
-            dialect_insert(self.session, BlockedChat.__table__)
-            .values(chat_id=chat_id, blocked_at=at or utcnow())
+            dialect_insert(self.session, _b)
+            .values(chat_id=chat_id, blocked_at=at)
             .on_conflict_do_nothing(index_elements=["chat_id"])
         )
 
     async def unblock(self, chat_id: int) -> None:
-        blocked = await self.session.get(BlockedChat, chat_id)
-        if blocked is not None:
-            await self.session.delete(blocked)
-            await self.session.flush()
+        await self.session.execute(_b.delete().where(_b.c.chat_id == chat_id))
 
     async def is_blocked(self, chat_id: int) -> bool:
-        return await self.session.get(BlockedChat, chat_id) is not None
+        found = await self.session.scalar(select(_b.c.chat_id).where(_b.c.chat_id == chat_id))
+        return found is not None
+
+    # --- for tools and tests ---------------------------------------------------------------------
+
+    async def rows(self, chat_id: int | None = None) -> list[OutboxRow]:
+        stmt = select(*_COLUMNS).order_by(_t.c.id)
+        if chat_id is not None:
+            stmt = stmt.where(_t.c.chat_id == chat_id)
+        return [OutboxRow(**row._mapping) for row in await self.session.execute(stmt)]
 
     async def _set(self, outbox_id: int, **values: Any) -> None:
-        await self.session.execute(
-            update(Outbox)
-            .where(Outbox.id == outbox_id)
-            .values(**values)
-            .execution_options(synchronize_session="fetch")
-        )
+        await self.session.execute(update(_t).where(_t.c.id == outbox_id).values(**values))

@@ -1,4 +1,10 @@
-"""Due clocks (deadlines, reminders, surveys) that survive restarts."""
+"""Clocks that fall due (first response, deadlines, reminders, surveys), surviving restarts.
+
+A worker claims due timers for a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so two
+workers never claim the same one); the unit of work that handles one marks it fired in the
+same transaction as its effects, guarded, so it fires once even if two claims overlap after
+a lease ran out. A worker that dies mid-way loses nothing: its claims expire and are taken.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 
 from storage.models import Timer
 from storage.repos.base import Repo
-from storage.types import utcnow
+from storage.views import TimerView
+
+_t = Timer.__table__
+_COLUMNS = (_t.c.id, _t.c.kind, _t.c.due_at, _t.c.case_id, _t.c.chat_id, _t.c.payload)
+_LIVE = and_(_t.c.fired_at.is_(None), _t.c.cancelled_at.is_(None))
 
 
 class TimerRepo(Repo):
@@ -18,43 +28,67 @@ class TimerRepo(Repo):
         self,
         kind: str,
         due_at: datetime,
-        case_id: int | None = None,
-        payload: dict[str, Any] | None = None,
         *,
-        now: datetime | None = None,
-    ) -> Timer:
-        timer = Timer(
-            kind=kind,
-            due_at=due_at,
-            case_id=case_id,
-            payload=payload or {},
-            created_at=now or utcnow(),
-        )
-        self.session.add(timer)
-        await self.session.flush()
-        return timer
-
-    async def due(self, now: datetime, limit: int = 100) -> Sequence[Timer]:
-        rows = await self.session.scalars(
-            select(Timer)
-            .where(Timer.fired_at.is_(None), Timer.due_at <= now)
-            .order_by(Timer.due_at, Timer.id)
-            .limit(limit)
-        )
-        return rows.all()
-
-    async def pending_for_case(self, case_id: int, kind: str | None = None) -> Sequence[Timer]:
-        stmt = select(Timer).where(Timer.case_id == case_id, Timer.fired_at.is_(None))
-        if kind is not None:
-            stmt = stmt.where(Timer.kind == kind)
-        return (await self.session.scalars(stmt.order_by(Timer.due_at))).all()
-
-    async def mark_fired(self, timer_id: int, at: datetime) -> bool:
-        """Claim the timer; False if another worker fired it first."""
+        now: datetime,
+        case_id: int | None = None,
+        chat_id: int | None = None,
+        payload: dict[str, Any] | None = None,
+    ) -> int:
         result = await self.session.execute(
-            update(Timer)
-            .where(Timer.id == timer_id, Timer.fired_at.is_(None))
-            .values(fired_at=at)
-            .execution_options(synchronize_session="fetch")
+            insert(_t)
+            .values(
+                kind=kind,
+                due_at=due_at,
+                case_id=case_id,
+                chat_id=chat_id,
+                payload=payload or {},
+                created_at=now,
+            )
+            .returning(_t.c.id)
         )
-        return bool(getattr(result, "rowcount", 0))
+        return int(result.scalar_one())
+
+    async def claim_due(
+        self, now: datetime, lease_until: datetime, worker: str, limit: int = 100
+    ) -> list[TimerView]:
+        """Due timers nobody holds, claimed by `worker` until `lease_until`; soonest first."""
+        free = or_(_t.c.lease_until.is_(None), _t.c.lease_until <= now)
+        due = select(_t.c.id).where(_LIVE, _t.c.due_at <= now, free).order_by(_t.c.due_at)
+        due = due.limit(limit)
+        if self.session.get_bind().dialect.name == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        ids = list(await self.session.scalars(due))
+        if not ids:
+            return []
+        rows = await self.session.execute(
+            update(_t)
+            .where(_t.c.id.in_(ids))
+            .values(claimed_by=worker, lease_until=lease_until)
+            .returning(*_COLUMNS)
+        )
+        return sorted((TimerView(**row._mapping) for row in rows), key=lambda t: t.due_at)
+
+    async def fire(self, timer_id: int, now: datetime) -> bool:
+        """Mark it fired; False if it already fired or was cancelled (do nothing then)."""
+        result = await self.session.execute(
+            update(_t).where(_t.c.id == timer_id, _LIVE).values(fired_at=now)
+        )
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+    async def cancel(self, case_id: int, kinds: Sequence[str], now: datetime) -> None:
+        """The clocks of this case that no longer matter (answered in time, closed)."""
+        await self.session.execute(
+            update(_t)
+            .where(_t.c.case_id == case_id, _t.c.kind.in_(kinds), _LIVE)
+            .values(cancelled_at=now)
+        )
+
+    async def pending(self, case_id: int | None = None) -> list[TimerView]:
+        stmt = select(*_COLUMNS).where(_LIVE).order_by(_t.c.due_at, _t.c.id)
+        if case_id is not None:
+            stmt = stmt.where(_t.c.case_id == case_id)
+        return [TimerView(**row._mapping) for row in await self.session.execute(stmt)]
+
+    async def next_due(self) -> datetime | None:
+        """When the soonest live timer falls due (the worker sleeps until then)."""
+        return await self.session.scalar(select(func.min(_t.c.due_at)).where(_LIVE))

@@ -8,16 +8,17 @@ import pytest
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from bot.emulator import Emulator, EmulatorServer, SimUser
-from bot.outbox import CLAIM_PREFIX, IN_DOUBT, OutboxWorker, RetryPolicy
+from bot.outbox import OutboxWorker, RetryPolicy
 from bot.ratelimit import Limits, Rate, RateLimiter
 from dialogs.clock import FrozenClock
 from dialogs.events import Event
 from storage.db import Database
 from storage.models import BlockedChat, Outbox
 from storage.repos import OutboxRepo
+from storage.repos.outbox import IN_DOUBT
 from tests.bot.conftest import TOKEN
 from tests.bot.test_render import buttons, decoded, message
 from tests.dialogs.harness import make_service
@@ -68,9 +69,11 @@ async def users(emu: Emulator) -> list[SimUser]:
 
 
 async def queue(db: Database, clock: FrozenClock, *payloads: dict[str, Any]) -> list[int]:
+    """Rows as a unit of work writes them; their ids."""
     async with db.transaction() as session:
         repo = OutboxRepo(session)
-        return [(await repo.add(p["chat_id"], p, clock.now())).id for p in payloads]
+        await repo.add_many([(p["chat_id"], None, p) for p in payloads], clock.now())
+        return [row.id for row in await repo.rows()][-len(payloads) :]
 
 
 async def rows(db: Database) -> dict[int, Outbox]:
@@ -272,12 +275,9 @@ async def test_a_row_left_in_flight_by_a_crash_is_not_sent_again(
 ):
     ann = users[0]
     lost, after = await queue(db, clock, message(ann.id, "lost?"), message(ann.id, "after"))
-    async with db.transaction() as session:  # what a crashed worker leaves behind
-        await session.execute(
-            update(Outbox)
-            .where(Outbox.id == lost)
-            .values(error=f"{CLAIM_PREFIX}dead", next_attempt_at=START + timedelta(seconds=120))
-        )
+    async with db.transaction() as session:  # a worker took it, and died in the call
+        until = START + timedelta(seconds=120)
+        await OutboxRepo(session).claim_heads([ann.id], START, until, "dead")
     worker = make_worker()
     await worker.flush(5)
     assert texts(emu, ann) == []  # the claim still holds: its later rows wait too
@@ -304,7 +304,7 @@ async def test_a_split_message_resumes_after_the_parts_already_sent(
     emu.faults.fail_next("sendMessage", status=500)
     await worker.flush(5)
     assert len(emu.sent_messages(ann)) == 1
-    assert (await rows(db))[row_id].payload["_progress"]["steps"] == 1
+    assert (await rows(db))[row_id].steps_done == 1
     clock.advance(timedelta(seconds=1))
     await worker.flush(5)
     sent = emu.sent_messages(ann)
@@ -322,8 +322,7 @@ async def test_a_stop_between_two_parts_hands_the_row_back(db, emu, users, clock
     assert not await make_worker(limiter=slow).stop(timeout=0.3)
     stored = (await rows(db))[row_id]
     assert len(emu.sent_messages(ann)) == 1
-    assert (stored.status, stored.error, stored.next_attempt_at) == ("pending", None, None)
-    assert stored.payload["_progress"]["steps"] == 1
+    assert (stored.status, stored.claimed_by, stored.steps_done) == ("pending", None, 1)
     assert await make_worker().flush(5)
     sent = emu.sent_messages(ann)
     assert [ln for m in sent for ln in (m.text or "").split("\n")] == text.split("\n")
@@ -473,7 +472,7 @@ async def test_the_services_hook_wakes_the_worker(db, emu, users, clock, make_wo
     ann = users[0]
     worker = make_worker(poll_interval=60)
     service = make_service(db, clock)
-    service.on_outbox = worker.wake
+    service.work.on_outbox = worker.wake
     running = asyncio.create_task(worker.run())
     try:
         await asyncio.sleep(0.05)

@@ -5,9 +5,8 @@ from datetime import UTC, datetime
 import pytest
 
 from dialogs.clock import FrozenClock
-from dialogs.service import ConversationService
 from storage.db import Database
-from tests.dialogs.harness import make_service
+from tests.dialogs.harness import Service, make_service
 
 # Thursday 26 November 2026, 10:00 in Shanghai.
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
@@ -19,5 +18,5 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
-def service(db: Database, clock: FrozenClock) -> ConversationService:
+def service(db: Database, clock: FrozenClock) -> Service:
     return make_service(db, clock)

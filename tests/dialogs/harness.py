@@ -1,33 +1,59 @@
-"""Drive the conversation service in memory like a customer would: type, tap, share, send."""
+"""Drive the conversation like a customer would — type, tap, share, send — through the path
+production runs: each event is stored in the inbox and goes through the unit of work in a
+`Batcher` (group commit), as the processor hands it over."""
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from dialogs.clock import FrozenClock
-from dialogs.conversation import Conversations, ShopInfo
+from dialogs.clocks import Clocks
+from dialogs.customer import Conversations, ShopInfo
 from dialogs.events import Button, CallbackAnswer, Event, MediaFile, Outgoing, Reply
 from dialogs.policy import load_policy
-from dialogs.service import ConversationService
 from dialogs.texts import Texts
+from dialogs.work import Batcher, CustomerInput, Job, Work
 from storage.db import Database
+from storage.unit import Units
 
 _event_ids = itertools.count(1000)
 _file_ids = itertools.count(1)
 RETURN_ADDRESS = "上海市浦东新区示例路 88 号 售后部"
 
 
-def make_service(db: Database, clock: FrozenClock, policy: str = "standard") -> ConversationService:
+@dataclass
+class Service:
+    """The unit of work and its batcher, as the processor holds them."""
+
+    work: Work
+    batcher: Batcher
+    units: Units
+    clock: FrozenClock
+    batched: bool = True  # False: each job in a unit of its own (no group commit)
+
+    async def handle(self, event: Event) -> list[Outgoing]:
+        """Store the event (as the intake would) and hand it over; [] for a repeat."""
+        payload = {"event": {**asdict(event), "media": [asdict(m) for m in event.media]}}
+        inbox_id = await self.units.record_event(event.event_id, event.chat_id, payload,
+                                                 self.clock.now())  # fmt: skip
+        if inbox_id is None:
+            return []
+        job = Job(event.chat_id, CustomerInput(replace(event, event_id=inbox_id)), (inbox_id,))
+        return await (self.batcher.submit(job) if self.batched else self.work.run(job))
+
+
+def make_service(db: Database, clock: FrozenClock, policy: str = "standard") -> Service:
     texts = Texts(timezone="Asia/Shanghai")
     conversations = Conversations(
         policy=load_policy(policy),
         texts=texts,
-        clock=clock,
         info=ShopInfo(return_address=RETURN_ADDRESS, shop_name="Demo Shop"),
     )
-    return ConversationService(db, conversations, clock, timezone="Asia/Shanghai")
+    units = Units(db, "Asia/Shanghai")
+    work = Work(units, conversations, Clocks(texts), clock)
+    return Service(work, Batcher(work), units, clock)
 
 
 @dataclass
@@ -41,7 +67,7 @@ class Shown:
 class Chat:
     """One customer's private chat with the bot."""
 
-    service: ConversationService
+    service: Service
     user_id: int
     language_code: str = "zh"
     messages: list[Shown] = field(default_factory=list)

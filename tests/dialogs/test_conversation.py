@@ -11,12 +11,12 @@ from sqlalchemy.orm import selectinload
 
 from dialogs.clock import FrozenClock
 from dialogs.events import CallbackAnswer, Event, Reply
-from dialogs.service import ConversationService
 from storage.db import Database
 from storage.models import Case, CaseEvent, Conversation, Evidence, Order, Outbox
 from storage.models import Customer as CustomerRow
 from tests.dialogs.conftest import NOW
 from tests.dialogs.harness import RETURN_ADDRESS, Chat, make_service
+from tests.dialogs.harness import Service as ConversationService
 from tests.dialogs.shop_data import WANG_PHONE, Shop, build_shop
 from tests.factories import make_case, make_customer, make_order
 
@@ -182,7 +182,7 @@ async def test_return_for_a_quality_problem_is_approved_with_instructions(servic
     await chat.photos(2)
     await chat.press("Done")
     assert "Please check your request" in chat.last_text
-    assert "approved straight away" in chat.last_text
+    assert "can be approved straight away" in chat.last_text
     await chat.press("Confirm")
     text = chat.texts_since(chat.last_out)
     assert "Approved" in text and "AS-20261126-0001" in text
@@ -207,16 +207,36 @@ async def test_exchange_of_some_shirts_for_size(service, shop, db):
     await chat.press("2")
     await chat.press("Exchange")
     await chat.press("Wrong size or colour")
+    assert "Which size or colour would you like instead" in chat.last_text
+    await chat.text("XL, dark blue")
     assert "unused" in chat.last_text
     await chat.press("Yes")
     assert "packaging" in chat.last_text
     await chat.press("Yes")
-    await chat.press("Skip")  # no description needed for a size swap
-    assert "× 2" in chat.last_text
+    assert "optional" in chat.last_text  # a size swap has no problem to describe
+    await chat.press("Skip")
+    assert "× 2" in chat.last_text and "XL, dark blue" in chat.last_text
     await chat.press("Confirm")
     [case] = await cases(db)
     assert (case.service, case.quantity, case.status) == ("exchange", 2, "approved")
     assert case.shipping_paid_by == "customer"
+    assert case.details == {"exchange_for": "other_variant", "exchange_note": "XL, dark blue"}
+
+
+async def test_a_faulty_item_is_exchanged_for_the_same_model(service, shop, db):
+    chat = await identified(service)
+    await open_item(chat, shop.orders["shirts"], "Linen shirt")
+    await chat.press("1")
+    await chat.press("Exchange")
+    await chat.press("Quality problem")
+    assert chat.has_button("same model") and chat.has_button("Another size or colour")
+    await chat.press("same model")
+    await chat.text("The seam came open after one wash")
+    await chat.photos(1)
+    await chat.press("Done")
+    await chat.press("Confirm")
+    [case] = await cases(db)
+    assert case.details["exchange_for"] == "same_model" and case.shipping_paid_by == "merchant"
 
 
 async def test_repair_after_the_return_window(service, shop, db):
@@ -274,7 +294,7 @@ async def quality_return_to_summary(chat: Chat, order_no: str, description: str)
 async def test_high_value_goes_to_a_person(service, shop, db):
     chat = await identified(service)
     await quality_return_to_summary(chat, shop.orders["laptop"], "Keyboard has dead keys")
-    assert "a person needs to review it" in chat.last_text
+    assert "A person will decide on this request" in chat.last_text
     await chat.press("Confirm")
     assert "A person needs to review it" in chat.texts_since(chat.last_out)
     [case] = await cases(db)
@@ -313,19 +333,50 @@ async def test_refusal_offers_alternatives_and_one_tap_picks_one(service, shop, 
     await chat.press("Changed my mind")
     await chat.press("No")  # accessories not complete: the no-reason return does not apply
     await chat.press("Skip")
-    assert "not covered by the policy" in chat.last_text
-    await chat.press("Confirm")
-    assert "can't be approved" in chat.texts_since(chat.last_out)
-    [refused] = await cases(db)
-    assert refused.status == "rejected" and "exchange" in refused.alternatives
+    # A claim the policy refuses is not offered for submission: the reason and what is open.
+    assert not chat.has_button("Confirm")
+    assert chat.has_button("Exchange instead") and chat.has_button("Ask a person")
+    assert await cases(db) == []
     await chat.press("Exchange instead")
     assert "Exchange: what is the reason?" in chat.last_text
     await chat.press("Wrong size or colour")
+    await chat.text("M")
     await chat.press("Yes")
     await chat.press("Yes")
     await chat.press("Skip")
     await chat.press("Confirm")
-    assert [c.service for c in await cases(db)] == ["return", "exchange"]
+    # One request, continued with the other service; a refusal is no claim against the shop.
+    assert [(c.service, c.status) for c in await cases(db)] == [("exchange", "approved")]
+
+
+async def test_a_refused_request_can_go_to_a_person(service, shop, db):
+    chat = await identified(service)
+    await open_item(chat, shop.orders["shirts"], "Wool socks")
+    await chat.press("Return and refund")
+    await chat.press("Changed my mind")
+    await chat.press("No")
+    await chat.press("Skip")
+    await chat.press("Ask a person")
+    [case] = await cases(db)
+    assert (case.status, case.outcome) == ("pending_review", "needs_agent")
+    assert "customer_asked" in case.rules
+
+
+async def test_a_second_request_for_an_item_points_to_its_open_case(service, shop, db):
+    chat = await identified(service)
+    await open_item(chat, shop.orders["phone"])
+    await chat.press("Return and refund")
+    await chat.press("Quality problem")
+    await chat.text("Dead pixels")
+    await chat.photos(1)
+    await chat.press("Done")
+    await chat.press("Confirm")
+    [case] = await cases(db)
+    await chat.command("menu")
+    await open_item(chat, shop.orders["phone"])
+    assert f"already has a request under way: <code>{case.case_no}</code>" in chat.last_text
+    assert not chat.has_button("Return and refund") and chat.has_button("My requests")
+    assert len(await cases(db)) == 1
 
 
 async def test_custom_made_goods_explain_why_no_reason_return_is_missing(service, shop):
@@ -391,7 +442,8 @@ async def test_language_switch_rerenders_the_question(service, shop):
 async def test_human_hands_over_and_menu_comes_back(service, shop, db):
     chat = await identified(service)
     await chat.command("human")
-    assert "A person from our team will answer here" in chat.texts_since(chat.last_out)
+    said = chat.texts_since(chat.last_out)
+    assert "passed your question to our team" in said and "A person will answer here by" in said
     await chat.text("My parcel is wet")
     assert "Received" in chat.last_text
     async with db.transaction() as s:
@@ -512,14 +564,16 @@ async def _bad(chat: Chat, kind: str, value: str | None) -> list:
 async def test_bad_input_where_a_button_is_expected(service, shop, db, kind, value):
     chat = await identified(service)
     await open_item(chat, shop.orders["phone"])
-    question = chat.last_text
+    question = chat.last
     before = await _state(db)
     out = await _bad(chat, kind, value)
     replies = [o for o in out if isinstance(o, Reply)]
-    assert len(replies) == 2, "a short answer, then the question again"
-    assert len(replies[0].text) < 200
-    assert chat.last_text == question
-    assert await _state(db) == before
+    # One short answer; the question stays where it is (not sent again), its buttons live.
+    assert len(replies) == 1 and len(replies[0].text) < 200 and not replies[0].buttons
+    assert question in chat.messages and question.buttons
+    await chat.press("Return and refund", message=question)
+    assert "what is the reason" in chat.last_text
+    assert before != await _state(db)
 
 
 @pytest.mark.parametrize(("kind", "value"), BAD_INPUTS[1:])
@@ -535,9 +589,9 @@ async def test_bad_input_where_text_is_expected(service, shop, db, kind, value):
         state, ctx = await _state(db)
         assert state == "evidence" and ctx["description"] == "😀🎉"
     else:
-        assert len([o for o in out if isinstance(o, Reply)]) == 2
+        assert len([o for o in out if isinstance(o, Reply)]) == 1
         assert await _state(db) == before
-        assert "describe the problem" in chat.last_text
+        assert any("describe the problem" in m.text for m in chat.messages)
 
 
 async def test_quantity_out_of_range(service, shop, db):
@@ -554,8 +608,18 @@ async def test_typing_someone_elses_order_number_in_the_list(service, shop, db):
     await chat.press("New request")
     before = await _state(db)
     await chat.text(shop.orders["alice"])
-    assert "isn't on your account" in chat.texts_since(chat.last_out)
+    someone_elses = chat.texts_since(chat.last_out)
+    assert "can't find that order among yours" in someone_elses
     assert await _state(db) == before
+    await chat.text("no order here")  # not even an order number: the same answer
+    assert chat.texts_since(chat.last_out) == someone_elses
+
+
+async def test_an_order_number_typed_at_the_menu_starts_a_request_for_it(service, shop):
+    chat = await identified(service)
+    await chat.text(shop.orders["phone"])
+    assert "Please choose a service" in chat.last_text
+    assert chat.has_button("Return and refund")
 
 
 async def test_bad_input_in_chinese_is_answered_in_chinese(service, shop):

@@ -37,3 +37,9 @@ def test_a_move_the_table_does_not_allow_changes_nothing() -> None:
 def test_the_diagram_in_docs_is_generated_from_the_table() -> None:
     committed = (PROJECT_ROOT / "docs" / "conversation.mmd").read_text(encoding="utf-8")
     assert committed == mermaid(), "run: python -m dialogs.flow > docs/conversation.mmd"
+
+
+def test_every_state_has_a_step_that_asks_and_reads_it() -> None:
+    from dialogs.customer.steps import STEPS
+
+    assert set(STEPS) == set(State)

@@ -114,7 +114,7 @@ async def test_a_blocked_user_is_not_retried(emulator, shop_url, tmp_path):
         await emu.user_blocks_bot(alice.user)
         # The bot has something to say after the block (later, status news will): twice.
         for event_id in (10_000_001, 10_000_002):
-            await bot.runtime.service.handle(_help_event(alice.user.id, event_id))
+            await _handle(bot.runtime, _help_event(alice.user.id, event_id))
             await asyncio.sleep(0.5)
         refused = [c for c in emu.calls_to("sendMessage")[sent_before:] if c.error_code == 403]
         assert len(refused) <= 1  # tried once at most, then the chat is known to be blocked
@@ -127,6 +127,19 @@ def _help_event(chat_id: int, event_id: int):
     from dialogs.events import Event
 
     return Event(event_id, chat_id, chat_id, "command", command="help")
+
+
+async def _handle(runtime, event) -> None:
+    """An event made up by the test, stored and worked like one that came from Telegram."""
+    from dataclasses import replace
+
+    from dialogs.work import CustomerInput, Job
+
+    units = runtime.processor.units
+    inbox_id = await units.record_event(event.event_id, event.chat_id, {}, datetime.now(UTC))
+    assert inbox_id is not None
+    job = Job(event.chat_id, CustomerInput(replace(event, event_id=inbox_id)), (inbox_id,))
+    await runtime.work.run(job)
 
 
 async def test_stored_but_unprocessed_updates_resume_after_a_crash(emulator, shop_url, tmp_path):

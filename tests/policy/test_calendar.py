@@ -7,8 +7,10 @@ from datetime import date, datetime
 
 import pytest
 
-from dialogs.policy import WorkingCalendar
-from dialogs.policy.calendar import year_table
+import dialogs.policy.calendar as calendar_module
+from dialogs.policy import WorkingCalendar, load_policy
+from dialogs.policy.calendar import collecting_schedule_gaps, year_table
+from dialogs.policy.loader import calendar_warning
 from tests.policy.helpers import at
 
 cal = WorkingCalendar("Asia/Shanghai")
@@ -76,6 +78,17 @@ def test_official_schedule_years() -> None:
     assert not cal.has_official_schedule(2027)
 
 
+@pytest.fixture
+def fresh_gaps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As in a new process: no gap logged yet."""
+    monkeypatch.setattr(calendar_module, "_logged_gaps", set())
+
+
+def _gap_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if "2027" in r.getMessage()]
+
+
+@pytest.mark.usefixtures("fresh_gaps")
 def test_a_year_without_official_schedule_warns_once(caplog: pytest.LogCaptureFixture) -> None:
     year_table.cache_clear()
     with caplog.at_level(logging.WARNING, logger="dialogs.policy.calendar"):
@@ -83,10 +96,89 @@ def test_a_year_without_official_schedule_warns_once(caplog: pytest.LogCaptureFi
         fresh.is_working_day(date(2027, 3, 1))
         fresh.is_working_day(date(2027, 3, 2))
         WorkingCalendar("Asia/Shanghai").is_working_day(date(2027, 3, 3))
-    warnings = [r for r in caplog.records if "2027" in r.getMessage()]
+    warnings = _gap_records(caplog)
     assert len(warnings) == 1
     assert warnings[0].levelno == logging.WARNING
+    assert warnings[0].name == "dialogs.policy.calendar"
+    assert "no official CN holiday schedule for 2027" in warnings[0].getMessage()
     # It still falls back to weekends and statutory holidays.
     assert not fresh.is_working_day(date(2027, 10, 1))
     assert not fresh.is_working_day(date(2027, 3, 6))  # Saturday
     assert fresh.is_working_day(date(2027, 3, 8))
+
+
+@pytest.mark.usefixtures("fresh_gaps")
+def test_only_a_working_day_count_into_the_year_warns(caplog: pytest.LogCaptureFixture) -> None:
+    fresh = WorkingCalendar("Asia/Shanghai")
+    with caplog.at_level(logging.WARNING, logger="dialogs.policy.calendar"):
+        # Days and hours do not depend on the schedule; a working-day count within 2026 neither.
+        assert fresh.add(at("2026-12-28 10:00"), 15, "days").year == 2027
+        assert fresh.add(at("2026-12-31 10:00"), 48, "hours").year == 2027
+        assert fresh.add(at("2026-12-21 10:00"), 3, "working_days").year == 2026
+        assert not _gap_records(caplog)
+        assert fresh.add(at("2026-12-28 10:00"), 7, "working_days").year == 2027
+    assert len(_gap_records(caplog)) == 1
+
+
+@pytest.mark.usefixtures("fresh_gaps")
+def test_the_shops_own_days_need_no_schedule(caplog: pytest.LogCaptureFixture) -> None:
+    shop = WorkingCalendar(
+        "Asia/Shanghai",
+        extra_holidays=[date(2027, 1, 4)],
+        extra_working_days=[date(2027, 1, 2)],
+    )
+    with caplog.at_level(logging.WARNING, logger="dialogs.policy.calendar"):
+        assert shop.is_working_day(date(2027, 1, 2))
+        assert not shop.is_working_day(date(2027, 1, 4))
+    assert not _gap_records(caplog)
+
+
+@pytest.mark.usefixtures("fresh_gaps")
+def test_loading_a_policy_does_not_warn(caplog: pytest.LogCaptureFixture) -> None:
+    # What `run`, `sandbox` and `policy check` do: no look-ahead, nothing said at load.
+    with caplog.at_level(logging.WARNING):
+        policy = load_policy("t2")
+    assert policy.warnings == []
+    assert not caplog.records
+    # The look-ahead is validate's: this year and the next.
+    ahead = load_policy("t2", now=at("2026-12-02 10:00"))
+    assert ahead.warnings == [calendar_warning("CN", 2027)]
+    assert not caplog.records
+
+
+@pytest.mark.usefixtures("fresh_gaps")
+def test_a_deadline_counted_into_the_year_logs_once_per_process(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    t2, t12 = load_policy("t2"), load_policy("t12")
+    with caplog.at_level(logging.WARNING):
+        t2.sla_deadline("review", at("2026-11-12 10:00"))
+        assert not _gap_records(caplog)
+        # Two policies, several deadlines into 2027, one process: one line.
+        for policy in (t2, t12):
+            policy.sla_deadline("review", at("2026-12-30 10:00"))
+            policy.sla_deadline("review", at("2026-12-31 10:00"))
+    assert len(_gap_records(caplog)) == 1
+
+
+@pytest.mark.usefixtures("fresh_gaps")
+def test_collected_gaps_are_not_logged_and_see_cached_days(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fresh = WorkingCalendar("Asia/Shanghai")
+    with caplog.at_level(logging.WARNING, logger="dialogs.policy.calendar"):
+        with collecting_schedule_gaps() as first:
+            fresh.add(at("2026-12-30 10:00"), 3, "working_days")
+        assert first == {("CN", 2027)}
+        assert not _gap_records(caplog)
+        with collecting_schedule_gaps() as within:
+            fresh.add(at("2026-11-02 10:00"), 3, "working_days")
+        assert within == set()
+        # The same days again, now from the calendar's cache: still this count's gap.
+        with collecting_schedule_gaps() as again:
+            fresh.add(at("2026-12-30 10:00"), 3, "working_days")
+        assert again == {("CN", 2027)}
+        assert not _gap_records(caplog)
+        # Outside a collecting block the calendar logs it, as the bot's would.
+        fresh.add(at("2026-12-30 10:00"), 3, "working_days")
+    assert len(_gap_records(caplog)) == 1

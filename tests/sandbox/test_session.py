@@ -54,8 +54,9 @@ async def test_a_return_from_start_to_the_policy_answer(session: SandboxSession)
     assert "已收到 3 张" in album
 
     summary = joined(await session.send_line(number_of(session, "完成")))
-    assert "凭证：3 张" in summary
-    assert "政策预审" in summary
+    assert "照片和视频：3 个" in summary
+    assert "政策预审" not in summary  # no internal words for the customer
+    assert "可以直接通过" in summary
     done = joined(await session.send_line(number_of(session, "确认提交")))
     assert "售后单号 AS-" in done
     assert len(list((session.config.evidence_dir).iterdir())) == 3

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,46 +11,52 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from storage.db import Database
 from storage.models import Conversation
-from storage.repos import CaseRepo, ConversationRepo, InboxRepo
+from storage.repos import CaseRepo, ConversationRepo, ConversationSave, InboxRepo, OutboxRepo
+from storage.unit import Conflict, Units
 from tests.factories import make_customer, make_order
 
+NOW = datetime(2026, 11, 26, tzinfo=UTC)
 
-async def test_stale_conversation_write_is_rejected(db: Database) -> None:
+
+def _save(record, state: str) -> ConversationSave:
+    return ConversationSave(record.id, record.version, state, {}, "zh", None, "bot", NOW)
+
+
+async def test_a_stale_conversation_is_not_overwritten(db: Database) -> None:
+    """Two writers read one conversation; the second to save loses, and nothing of its unit
+    is kept (the caller redoes it on the new state)."""
+    units = Units(db, "Asia/Shanghai")
     async with db.transaction() as s:
-        conv = await ConversationRepo(s).create(1, 1, "zh", "menu")
-    stale = db.sessionmaker()
-    try:
-        async with stale.begin():
-            mine = await stale.get(Conversation, conv.id)
-        async with db.transaction() as s:
-            theirs = await ConversationRepo(s).open_for_chat(1)
-            theirs.state = "choose_order"
-        with pytest.raises(StaleDataError):
-            async with stale.begin():
-                mine.state = "language"
-                await stale.flush()
-    finally:
-        await stale.close()
-    async with db.transaction() as s:
+        await ConversationRepo(s).create(1, 1, "zh", "menu", now=NOW)
+    async with db.read() as s:
+        mine = await ConversationRepo(s).open_for_chat(1)
+    async with units.open(NOW) as unit:
+        theirs = (await unit.conversations([1]))[1]
+        unit.save(theirs, state="choose_order", context={}, locale="zh", customer_id=None,
+                  mode="bot")  # fmt: skip
+    with pytest.raises(Conflict):
+        async with units.open(NOW) as unit:
+            unit.save(mine, state="language", context={}, locale="zh", customer_id=None,
+                      mode="bot")  # fmt: skip
+            unit.send(1, None, {"kind": "message", "chat_id": 1, "text": "lost"})
+    async with db.read() as s:
         assert (await ConversationRepo(s).open_for_chat(1)).state == "choose_order"
+        assert await OutboxRepo(s).rows() == []
 
 
 async def test_concurrent_writers_on_postgres_conflict(db: Database) -> None:
     if not db.is_postgresql:
         pytest.skip("SQLite writers are serialized in-process; no interleaving possible")
     async with db.transaction() as s:
-        conv = await ConversationRepo(s).create(1, 1, "zh", "menu")
+        conv = await ConversationRepo(s).create(1, 1, "zh", "menu", now=NOW)
     a, b = db.sessionmaker(), db.sessionmaker()
     try:
         await a.begin()
         await b.begin()
-        conv_a = await a.get(Conversation, conv.id)
-        conv_b = await b.get(Conversation, conv.id)
-        conv_a.state = "a"
+        await ConversationRepo(a).save_many([_save(conv, "a")])
         await a.commit()
-        conv_b.state = "b"
         with pytest.raises(StaleDataError):
-            await b.flush()
+            await ConversationRepo(b).save_many([_save(conv, "b")])
     finally:
         await a.close()
         await b.close()
@@ -78,7 +85,7 @@ async def test_concurrent_case_creation_distinct_numbers(db: Database) -> None:
 
     async def create() -> str:
         async with db.transaction() as s:
-            case = await CaseRepo(s).create(
+            case_id = await CaseRepo(s).create(
                 now=now,
                 tz="Asia/Shanghai",
                 order_id=o.id,
@@ -90,7 +97,9 @@ async def test_concurrent_case_creation_distinct_numbers(db: Database) -> None:
                 outcome="approve",
             )
             await asyncio.sleep(0)  # let others interleave inside the transaction
-            return case.case_no
+            view = await CaseRepo(s).view(case_id)
+            assert view is not None
+            return view.case_no
 
     numbers = await asyncio.gather(*(create() for _ in range(30)))
     assert sorted(numbers) == [f"AS-20261126-{n:04d}" for n in range(1, 31)]
@@ -128,14 +137,16 @@ async def test_many_concurrent_read_modify_write_transactions(db: Database) -> N
     """200 customers at once must not hit 'database is locked' on SQLite."""
     async with db.transaction() as s:
         for chat in range(200):
-            await ConversationRepo(s).create(chat, chat, "zh", "menu", {"n": 0})
+            await ConversationRepo(s).create(chat, chat, "zh", "menu", {"n": 0}, now=NOW)
 
     async def step(chat: int) -> None:
         for i in range(3):
             async with db.transaction() as s:
-                conv = await ConversationRepo(s).open_for_chat(chat)
+                repo = ConversationRepo(s)
+                conv = await repo.open_for_chat(chat)
                 await asyncio.sleep(0)
-                conv.context = {"n": conv.context["n"] + 1}
+                save = _save(conv, "menu")
+                await repo.save_many([replace(save, context={"n": conv.context["n"] + 1})])
                 await InboxRepo(s).record(chat * 10 + i, "x", chat, {}, datetime.now(UTC))
 
     await asyncio.gather(*(step(chat) for chat in range(200)))

@@ -63,16 +63,17 @@ async def test_check_constraints(db: Database) -> None:
 
 
 async def test_one_open_conversation_per_chat(db: Database) -> None:
+    now = datetime(2026, 11, 26, tzinfo=UTC)
     async with db.transaction() as s:
-        first = await ConversationRepo(s).create(5, 5, "zh", "identify")
+        first = await ConversationRepo(s).create(5, 5, "zh", "identify", now=now)
     with pytest.raises(IntegrityError):
         async with db.transaction() as s:
-            await ConversationRepo(s).create(5, 5, "zh", "identify")
+            await ConversationRepo(s).create(5, 5, "zh", "identify", now=now)
     async with db.transaction() as s:
-        repo = ConversationRepo(s)
-        await repo.close(await repo.get(first.id))
-        await repo.create(5, 5, "en", "menu")
-        await repo.create(6, 6, "en", "menu")
+        table = Conversation.__table__
+        await s.execute(table.update().where(table.c.id == first.id).values(is_open=False))
+        await ConversationRepo(s).create(5, 5, "en", "menu", now=now)
+        await ConversationRepo(s).create(6, 6, "en", "menu", now=now)
     async with db.transaction() as s:
         rows = (await s.scalars(Conversation.__table__.select())).all()
         assert len(rows) == 3

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from bot.cli import main
+from dialogs.policy import Claim, ItemFacts, load_policy
 from storage.db import Database
 from storage.demo import CUSTOMERS, demo_orders, load_demo
 from storage.import_validate import validate_order
@@ -50,6 +53,67 @@ def test_demo_orders_cover_the_story() -> None:
     assert orders[0]["customer"]["phone"] == CUSTOMERS[0]["phone"] == "+8613800138000"
 
 
+def _value(order: dict[str, Any]) -> Decimal:
+    """What the escalation compares: the order's goods, without shipping."""
+    return sum((Decimal(i["unit_price"]) * i["quantity"] for i in order["items"]), Decimal("0"))
+
+
+def _facts(order: dict[str, Any]) -> ItemFacts:
+    """The first item of a demo order as the conversation hands it to the policy."""
+    line = order["items"][0]
+
+    def time(key: str) -> datetime | None:
+        return datetime.fromisoformat(order[key]) if key in order else None
+
+    placed = time("placed_at")
+    assert placed is not None
+    return ItemFacts(
+        category=line["category"],
+        purchased_at=placed,
+        paid_at=time("paid_at"),
+        shipped_at=time("shipped_at"),
+        delivered_at=time("delivered_at"),
+        payment=order["payment_method"],
+        price=Decimal(line["unit_price"]),
+        order_value=_value(order),
+    )
+
+
+@pytest.mark.parametrize("phone", ["+8613800138000", "+447700900123"])
+def test_a_high_value_order_shows_the_person_path(phone: str) -> None:
+    """王小明 and Alice each have one delivered order above the standard profile's
+    escalation.order_value_over, whose quality return a person decides."""
+    policy = load_policy("standard")
+    threshold = policy.spec.escalation.order_value_over
+    assert threshold is not None
+    mine = sorted(
+        (o for o in demo_orders(NOW) if o["customer"]["phone"] == phone),
+        key=lambda o: o["placed_at"],
+        reverse=True,
+    )
+    [high] = [o for o in mine if _value(o) > threshold]
+    assert high["status"] == "delivered"
+    claim = Claim(_facts(high), "return", "quality", evidence_count=1)
+    decision = policy.decide(claim, NOW)
+    assert decision.outcome == "needs_agent"
+    assert decision.rules == ("standard.return.quality", "standard.escalation.order_value")
+    assert decision.explanation.values["cause"] == "order_value"
+    # The order lists the end-to-end tests walk (5 a page, newest first) keep their shape: as
+    # many pages as without the order, and a full first page as it was.
+    rest = [o for o in mine if o is not high]
+    assert (len(mine) + 4) // 5 == (len(rest) + 4) // 5
+    if len(rest) >= 5:
+        assert mine[:5] == rest[:5]
+
+
+def test_only_the_high_value_orders_are_above_the_line() -> None:
+    """The other orders keep their roles: the Dyson, for one, stays just below the line."""
+    threshold = load_policy("standard").spec.escalation.order_value_over
+    assert threshold is not None
+    above = [o["order_no"][-5:] for o in demo_orders(NOW) if _value(o) > threshold]
+    assert above == ["90019", "90020"]
+
+
 async def test_load_demo_is_idempotent(db: Database) -> None:
     first = await load_demo(db, NOW)
     assert first.ok and first.created == len(demo_orders(NOW))
@@ -60,7 +124,7 @@ async def test_load_demo_is_idempotent(db: Database) -> None:
         assert await s.scalar(select(func.count()).select_from(Order)) == first.created
         wang = await CustomerRepo(s).by_phone("+8613800138000")
         assert wang.name == "王小明" and wang.language == "zh"
-        orders = await OrderRepo(s).list_for_customer(wang.id, 0, 50)
+        orders, _ = await OrderRepo(s).page(wang.id, 0, 50)
         assert orders[0].status == "paid"  # newest first
 
 

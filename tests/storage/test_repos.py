@@ -3,6 +3,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
+from sqlalchemy.orm.exc import StaleDataError
+
 from storage.db import Database
 from storage.repos import (
     AgentRepo,
@@ -22,81 +25,63 @@ async def test_customer_lookup_and_telegram_link_moves(db: Database) -> None:
     async with db.transaction() as s:
         a = await make_customer(s, phone="+8613800138000", telegram_user_id=42)
         b = await make_customer(s, phone="+447700900123", name="Alice", language="en")
+        c = await make_customer(s, phone="+447700900124", telegram_user_id=43)
     async with db.transaction() as s:
         repo = CustomerRepo(s)
-        assert (await repo.by_phone("+8613800138000")).id == a.id
-        assert (await repo.by_telegram_user(42)).id == a.id
-        b2 = await repo.get(b.id)
-        await repo.link_telegram(b2, 42)
+        assert (await repo.view_by_phone("+8613800138000")).id == a.id
+        assert (await repo.view_by_telegram_user(42)).id == a.id
+        await repo.link_telegram(b.id, 42, take_over=True)
+        # Weak proof never moves a link away from an account that has one.
+        await repo.link_telegram(c.id, 99, take_over=False)
     async with db.transaction() as s:
         repo = CustomerRepo(s)
-        assert (await repo.by_telegram_user(42)).id == b.id
-        assert (await repo.get(a.id)).telegram_user_id is None
+        assert (await repo.view_by_telegram_user(42)).id == b.id
+        assert (await repo.view(a.id)).telegram_user_id is None
+        assert (await repo.view(c.id)).telegram_user_id == 43
 
 
-async def test_orders_listing_newest_first_with_items(db: Database) -> None:
+async def test_orders_as_views_newest_first_with_items(db: Database) -> None:
     async with db.transaction() as s:
         c = await make_customer(s)
         old = await make_order(s, c, delivered_days_ago=30)
-        new = await make_order(
-            s, c, delivered_days_ago=1, items=[{"sku": "A"}, {"sku": "B", "unit_price": "9.90"}]
-        )
-    async with db.transaction() as s:
+        mid = await make_order(s, c, delivered_days_ago=10, items=[{"sku": "A"},
+                               {"sku": "B", "unit_price": "9.90"}])  # fmt: skip
+        new = await make_order(s, c, delivered_days_ago=1)
+    async with db.read() as s:
         repo = OrderRepo(s)
-        orders = await repo.list_for_customer(c.id, 0, 10)
-        assert [o.id for o in orders] == [new.id, old.id]
-        assert [i.sku for i in orders[0].items] == ["A", "B"]
-        assert orders[0].items[1].unit_price == Decimal("9.90")
-        assert await repo.count_for_customer(c.id) == 2
-        assert [o.id for o in await repo.list_for_customer(c.id, 1, 10)] == [old.id]
-        got = await repo.by_no(new.order_no)
-        assert got is not None and len(got.items) == 2
-        item = await repo.item(got.items[0].id)
-        assert item is not None and item.order.order_no == new.order_no
-        assert got.delivered_at == NOW - timedelta(days=1)
-        assert got.delivered_at.tzinfo is not None
+        first, total = await repo.page(c.id, 0, 2)
+        assert [o.id for o in first] == [new.id, mid.id] and total == 3
+        assert [i.sku for i in first[1].items] == ["A", "B"]
+        assert first[1].items[1].unit_price == Decimal("9.90")
+        assert first[1].total == Decimal("3999.00") + Decimal("9.90")
+        assert [o.id for o in (await repo.page(c.id, 2, 2))[0]] == [old.id]
+        assert await repo.page(c.id, 3, 2) == ([], 3)  # past the last page
+        got = await repo.view_by_no(new.order_no)
+        assert got is not None and got.id == new.id
+        assert got.delivered_at == NOW - timedelta(days=1) and got.delivered_at.tzinfo
+        assert await repo.view(new.id + 999) is None
 
 
-async def test_order_rows_with_items_and_recent_claims(db: Database) -> None:
+async def test_an_order_with_its_customers_standing_claims(db: Database) -> None:
     async with db.transaction() as s:
         c = await make_customer(s)
         order = await make_order(s, c, items=[{"sku": "A"}, {"sku": "B"}])
         await make_case(s, order, created_at=NOW - timedelta(days=5))
-        await make_case(s, order, created_at=NOW - timedelta(days=50))
+        await make_case(s, order, created_at=NOW - timedelta(days=50))  # too long ago
+        await make_case(s, order, created_at=NOW - timedelta(days=2), status="rejected")
+        await make_case(s, order, created_at=NOW - timedelta(days=1), status="cancelled")
     async with db.read() as s:
-        repo = OrderRepo(s)
-        rows = await repo.rows_with_items(order.id)
-        assert [(r.id, r.order_no, r.sku) for r in rows] == [
-            (order.id, order.order_no, "A"),
-            (order.id, order.order_no, "B"),
-        ]
-        with_claims = await repo.rows_with_items(order.id, NOW - timedelta(days=30))
-        assert {r.claims_since for r in with_claims} == {1}
-        assert await repo.rows_with_items(order.id + 999) == []
+        view, claims = await OrderRepo(s).view_with_claims(order.id, NOW - timedelta(days=30))
+        assert view is not None and [i.sku for i in view.items] == ["A", "B"]
+        assert claims == 1  # a refused or cancelled request is no claim against the shop
 
 
-async def test_a_page_of_orders_with_items_and_the_total(db: Database) -> None:
-    async with db.transaction() as s:
-        c = await make_customer(s)
-        old = await make_order(s, c, delivered_days_ago=30)
-        mid = await make_order(s, c, delivered_days_ago=10, items=[{"sku": "A"}, {"sku": "B"}])
-        new = await make_order(s, c, delivered_days_ago=1)
-    async with db.read() as s:
-        repo = OrderRepo(s)
-        first = await repo.page_rows(c.id, 0, 2)
-        assert [(r.id, r.sku) for r in first] == [(new.id, new.items[0].sku), (mid.id, "A"),
-                                                  (mid.id, "B")]  # fmt: skip
-        assert {r.total for r in first} == {3}
-        assert [r.id for r in await repo.page_rows(c.id, 2, 2)] == [old.id]
-        assert await repo.page_rows(c.id, 3, 2) == []  # past the last page
-
-
-async def test_case_create_get_events(db: Database) -> None:
+async def test_case_create_view_events(db: Database) -> None:
     async with db.transaction() as s:
         c = await make_customer(s)
         o = await make_order(s, c)
         repo = CaseRepo(s)
-        case = await repo.create(
+        case_id = await repo.create(
             now=NOW,
             tz="Asia/Shanghai",
             order_id=o.id,
@@ -111,20 +96,22 @@ async def test_case_create_get_events(db: Database) -> None:
             rules=["R1", "R2"],
             explanation_values={"days": 7},
         )
-        await repo.add_event(case, "customer", "submitted", {"a": 1}, NOW)
-        await repo.add_event(case, "bot", "approved", None, NOW + timedelta(seconds=1))
-    assert case.case_no == "AS-20261126-0001"
-    assert case.version == 1
+        await repo.add_events(case_id, [("customer", "submitted", {"a": 1})], NOW)
+        await repo.add_events(case_id, [("bot", "approved", {})], NOW + timedelta(seconds=1))
     async with db.transaction() as s:
         repo = CaseRepo(s)
-        got = await repo.by_no("AS-20261126-0001")
-        assert got is not None and got.rules == ["R1", "R2"]
-        assert got.item.sku == o.items[0].sku and got.order.order_no == o.order_no
-        assert [e.kind for e in await repo.events(got.id)] == ["submitted", "approved"]
-        assert [x.id for x in await repo.list_for_customer(c.id)] == [got.id]
-        got.status = "approved"
+        got = await repo.view_by_no("AS-20261126-0001")
+        assert got is not None and got.id == case_id and got.kind == "request"
+        assert (got.order_no, got.item_name) == (o.order_no, o.items[0].name)
+        assert [e.kind for e in await repo.events(case_id)] == ["submitted", "approved"]
+        assert [x.id for x in await repo.views_for_customer(c.id)] == [case_id]
+        assert (await repo.open_for_item(o.items[0].id)).id == case_id
+        version = await repo.change(case_id, 1, NOW, status="approved")
+        assert version == 2
+        with pytest.raises(StaleDataError):  # read at version 1, changed since
+            await repo.change(case_id, 1, NOW, status="closed")
     async with db.transaction() as s:
-        assert (await CaseRepo(s).get(case.id)).version == 2
+        assert (await CaseRepo(s).view(case_id)).status == "approved"
 
 
 async def test_evidence_used_elsewhere(db: Database) -> None:
@@ -147,64 +134,77 @@ async def test_conversation_open_for_chat(db: Database) -> None:
     async with db.transaction() as s:
         repo = ConversationRepo(s)
         assert await repo.open_for_chat(7) is None
-        conv = await repo.create(7, 7, "zh", "identify", {"k": [1]})
-    async with db.transaction() as s:
-        repo = ConversationRepo(s)
-        got = await repo.open_for_chat(7)
-        assert got is not None and got.id == conv.id and got.context == {"k": [1]}
-        got.context = {**got.context, "step": 2}
-        got.state = "menu"
-    async with db.transaction() as s:
+        conv = await repo.create(7, 7, "zh", "identify", {"k": [1]}, now=NOW)
+    async with db.read() as s:
         got = await ConversationRepo(s).open_for_chat(7)
-        assert got.state == "menu" and got.context == {"k": [1], "step": 2}
-        assert got.version == 2
-        await ConversationRepo(s).close(got)
-        await ConversationRepo(s).create(7, 7, "en", "identify")
+        assert got == conv and got.context == {"k": [1]} and got.version == 1
 
 
-async def test_outbox_due_order_and_retry(db: Database) -> None:
+async def test_outbox_heads_claims_and_retries(db: Database) -> None:
     t0 = datetime(2026, 11, 26, tzinfo=UTC)
     async with db.transaction() as s:
         repo = OutboxRepo(s)
-        a = await repo.add(1, {"text": "a"}, t0)
-        b = await repo.add(2, {"text": "b"}, t0)
-        c = await repo.add(1, {"text": "c"}, t0)
+        await repo.add_many([(1, None, {"text": "a"}), (2, None, {"text": "b"}),
+                             (1, None, {"text": "c"}), (3, 77, {"text": "d"})], t0)  # fmt: skip
         await repo.add_many([], t0)
-        await repo.add_many([(3, {"text": "d"}), (3, {"text": "e"})], t0)
     async with db.transaction() as s:
         repo = OutboxRepo(s)
-        due = await repo.due(t0)
-        assert [r.id for r in due][:3] == [a.id, b.id, c.id]
-        assert [r.payload["text"] for r in due] == ["a", "b", "c", "d", "e"]
-        await repo.reschedule(a.id, t0 + timedelta(seconds=30), "429")
-        await repo.mark_sent(b.id, t0, 555)
-        await repo.mark_blocked(1, t0)
+        assert await repo.due_chats(t0, 10, set()) == [1, 2, 3]  # heads only, oldest first
+        claimed = await repo.claim_heads([1, 2, 3], t0, t0 + timedelta(minutes=2), "w1")
+        assert {c: r.payload["text"] for c, r in claimed.items()} == {1: "a", 2: "b", 3: "d"}
+        assert claimed[3].message_thread_id == 77 and claimed[1].status == "sending"
+        # A chat's next row waits behind its head, however due it is.
+        assert await repo.claim_heads([1], t0, t0, "w2") == {}
+        await repo.retry_at(claimed[1].id, t0 + timedelta(seconds=30), "429", count=False)
+        await repo.mark_sent_many([(claimed[2].id, t0, 555)])
+        await repo.mark_blocked(3, t0)
     async with db.transaction() as s:
         repo = OutboxRepo(s)
-        assert [r.chat_id for r in await repo.due(t0 + timedelta(minutes=1))] == [3, 3]
-        got = await repo.get(b.id)
-        assert got.status == "sent" and got.telegram_message_id == 555 and got.attempts == 1
-        assert (await repo.get(a.id)).status == "blocked"
-        assert await repo.is_blocked(1)
-        await repo.mark_blocked(1, t0)  # idempotent
-        await repo.unblock(1)
-        assert not await repo.is_blocked(1)
+        assert await repo.due_chats(t0, 10, set()) == []  # 1 waits for its retry
+        assert await repo.due_chats(t0 + timedelta(minutes=1), 10, set()) == [1]
+        rows = {r.id: r for r in await repo.rows()}
+        assert rows[claimed[2].id].status == "sent" and rows[claimed[2].id].attempts == 1
+        assert rows[claimed[1].id].attempts == 0  # a 429 is not an attempt
+        assert rows[claimed[3].id].status == "blocked"
+        assert await repo.is_blocked(3)
+        await repo.mark_blocked(3, t0)  # idempotent
+        await repo.unblock(3)
+        assert not await repo.is_blocked(3)
 
 
-async def test_timers(db: Database) -> None:
+async def test_a_vanished_workers_row_is_given_up_once(db: Database) -> None:
+    t0 = datetime(2026, 11, 26, tzinfo=UTC)
+    async with db.transaction() as s:
+        repo = OutboxRepo(s)
+        await repo.add_many([(1, None, {"text": "a"})], t0)
+        [row] = (await repo.claim_heads([1], t0, t0 + timedelta(minutes=2), "gone")).values()
+    later = t0 + timedelta(minutes=3)
+    async with db.transaction() as s:
+        repo = OutboxRepo(s)
+        assert await repo.due_chats(later, 10, set()) == [1]  # its lease ran out
+        assert await repo.give_up_in_doubt(row.id, later)
+        assert not await repo.give_up_in_doubt(row.id, later)
+        [failed] = await repo.rows()
+        assert failed.status == "failed" and failed.claimed_by is None
+
+
+async def test_timers_are_claimed_once_and_fire_once(db: Database) -> None:
     async with db.transaction() as s:
         repo = TimerRepo(s)
-        t1 = await repo.add("waybill_reminder", NOW + timedelta(hours=1), payload={"n": 1})
-        await repo.add("survey", NOW + timedelta(days=1))
+        t1 = await repo.add("first_response", NOW + timedelta(hours=1), now=NOW, chat_id=5)
+        await repo.add("survey", NOW + timedelta(days=1), now=NOW)
+    later = NOW + timedelta(hours=2)
     async with db.transaction() as s:
         repo = TimerRepo(s)
-        assert await repo.due(NOW) == []
-        due = await repo.due(NOW + timedelta(hours=2))
-        assert [t.id for t in due] == [t1.id]
-        assert await repo.mark_fired(t1.id, NOW)
-        assert not await repo.mark_fired(t1.id, NOW)
+        assert await repo.claim_due(NOW, NOW, "w1") == []
+        [claimed] = await repo.claim_due(later, later + timedelta(minutes=5), "w1")
+        assert (claimed.id, claimed.chat_id) == (t1, 5)
+        assert await repo.claim_due(later, later, "w2") == []  # w1 holds it
+        assert await repo.fire(t1, later)
+        assert not await repo.fire(t1, later)
     async with db.transaction() as s:
-        assert await TimerRepo(s).due(NOW + timedelta(hours=2)) == []
+        assert await TimerRepo(s).claim_due(later + timedelta(hours=1), later, "w2") == []
+        assert [t.kind for t in await TimerRepo(s).pending()] == ["survey"]
 
 
 async def test_agents_and_surveys(db: Database) -> None:
@@ -246,14 +246,11 @@ async def test_inbox_records_a_batch_and_reports_only_new_updates(db):
 
 
 async def test_conversations_saved_together_unless_one_changed_meanwhile(db: Database) -> None:
-    import pytest
-    from sqlalchemy.orm.exc import StaleDataError
-
     from storage.repos import ConversationSave
 
     async with db.transaction() as s:
-        a = await ConversationRepo(s).create(1, 1, "zh", "identify")
-        b = await ConversationRepo(s).create(2, 2, "zh", "identify")
+        a = await ConversationRepo(s).create(1, 1, "zh", "identify", now=NOW)
+        b = await ConversationRepo(s).create(2, 2, "zh", "identify", now=NOW)
 
     def save(conv, state: str, version: int) -> ConversationSave:
         return ConversationSave(conv.id, version, state, {"step": state}, "en", None, "bot", NOW)

@@ -1,4 +1,9 @@
-"""Names shared by the policy, the conversation and storage (stored as plain strings)."""
+"""The names the shop's data is made of: the one list of each, shared by everything.
+
+The policy accepts exactly these, the conversation speaks of them, and the tables' CHECK
+constraints are built from them (`storage/models.py`), so a name cannot be known in one place
+and refused in another. Stored as plain strings.
+"""
 
 from __future__ import annotations
 
@@ -62,6 +67,13 @@ class OrderStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class CaseKind(StrEnum):
+    """A request about an item (one of the services), or a question for a person."""
+
+    REQUEST = "request"
+    QUESTION = "question"
+
+
 class CaseStatus(StrEnum):
     SUBMITTED = "submitted"
     APPROVED = "approved"
@@ -80,4 +92,46 @@ class CaseStatus(StrEnum):
     DISPUTED = "disputed"
 
 
-LOCALES = ("zh", "en")
+class Actor(StrEnum):
+    CUSTOMER = "customer"
+    BOT = "bot"
+    AGENT = "agent"
+    SYSTEM = "system"
+
+
+class EvidenceKind(StrEnum):
+    PHOTO = "photo"
+    VIDEO = "video"
+    DOCUMENT = "document"
+
+
+class InboxStatus(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"  # claimed by a worker until its lease ends
+    SENT = "sent"
+    FAILED = "failed"
+    BLOCKED = "blocked"
+
+
+class ConversationMode(StrEnum):
+    BOT = "bot"
+    AGENT = "agent"
+
+
+class AgentRole(StrEnum):
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+
+
+class Locale(StrEnum):
+    ZH = "zh"
+    EN = "en"
+
+
+LOCALES = tuple(Locale)

@@ -1,0 +1,43 @@
+"""What happens when a clock falls due. Pure: the shop through `ShopPort`, words from templates.
+
+The first clock is the answer-by time promised when a case goes to a person (the profile's
+`first_reply`): if it passes with nobody having answered, the case records the breach and the
+customer is told honestly that the request is still waiting.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from dialogs.events import Outgoing, Reply
+from dialogs.shop import ShopPort
+from dialogs.texts import Texts
+from storage.domain import Actor, CaseStatus
+from storage.views import TimerView
+
+FIRST_RESPONSE = "first_response"
+# A person has still to answer a case in these states.
+AWAITING_A_PERSON = (CaseStatus.PENDING_REVIEW, CaseStatus.SUBMITTED, CaseStatus.DISPUTED)
+
+
+class Clocks:
+    def __init__(self, texts: Texts) -> None:
+        self.texts = texts
+
+    async def fire(self, timer: TimerView, shop: ShopPort, now: datetime) -> list[Outgoing]:
+        if timer.kind == FIRST_RESPONSE and timer.case_id is not None:
+            return await self._first_response(timer.case_id, shop, now)
+        return []  # a kind this version does not know: fired, nothing to do
+
+    async def _first_response(self, case_id: int, shop: ShopPort, now: datetime) -> list[Outgoing]:
+        case = await shop.case(case_id)
+        if case is None or case.first_response_at is not None:
+            return []
+        if case.status not in AWAITING_A_PERSON:
+            return []
+        await shop.add_case_event(case.id, Actor.SYSTEM, "first_response_breached",
+                                  {"promised": True}, now)  # fmt: skip
+        if case.chat_id is None:
+            return []
+        text = self.texts.render(case.locale, "clocks/first_response_late", case=case)
+        return [Reply(case.chat_id, text)]

@@ -1,0 +1,71 @@
+"""What several steps and commands offer alike: the language choice, the customer's
+requests, and asking for a person."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from dialogs.events import Button, Reply
+from storage.views import NewQuestion
+
+from .turn import S, Turn
+
+STATUS_LIMIT = 10
+
+
+def ask_language(turn: Turn) -> None:
+    turn.out.append(
+        Reply(
+            turn.event.chat_id,
+            turn.t("common/lang_choose"),
+            [[Button("中文", "g:lang:zh"), Button("English", "g:lang:en")]],
+        )
+    )
+
+
+async def status(turn: Turn) -> None:
+    assert turn.conv.customer_id is not None
+    cases = await turn.shop.cases(turn.conv.customer_id, STATUS_LIMIT)
+    turn.say("status/list", cases=cases)
+
+
+async def human(turn: Turn) -> None:
+    """A person is asked for: about the case this conversation is about, or — with no case
+    at hand — a question of its own, so that a person has something to answer."""
+    case_id = turn.ctx.case_id
+    case = await turn.shop.case(case_id) if case_id is not None else None
+    draft = turn.draft
+    turn.drop_draft()
+    now = turn.now
+    if case is None or case.customer_id != turn.conv.customer_id:
+        note = ""
+        if draft.order_id is not None:
+            order = await turn.shop.order(draft.order_id)
+            note = turn.label("human/about_order", order_no=order.order_no if order else "")
+        assert turn.conv.customer_id is not None
+        case = await turn.shop.create_question(
+            NewQuestion(turn.conv.customer_id, turn.event.chat_id, note, turn.conv.locale), now
+        )
+    elif case.handed_over_at is None:
+        case = await turn.shop.hand_over(case.id, now) or case
+        await turn.shop.add_case_event(case.id, "customer", "human_requested", {}, now)
+    turn.ctx.case_id = case.id
+    deadline = await start_first_response_clock(turn, case.id)
+    if turn.state is not S.WITH_AGENT:
+        turn.fire("ask_human")
+    turn.ctx.handover_at = now.isoformat()
+    turn.say("human/handed_over", case=case, deadline=deadline)
+    await turn.prompt()
+
+
+async def start_first_response_clock(turn: Turn, case_id: int) -> datetime | None:
+    """The answer-by time promised to the customer, kept as a timer (it fires once)."""
+    deadline = turn.policy.sla_deadline("first_reply", turn.now)
+    if deadline is not None:
+        existing = [t for t in await turn.shop.timers_of(case_id) if t.kind == "first_response"]
+        if existing:
+            return existing[0].due_at
+        await turn.shop.start_timer(
+            "first_response", deadline, turn.now, case_id=case_id, chat_id=turn.event.chat_id
+        )
+    return deadline

@@ -1,0 +1,203 @@
+"""The shop as the conversation and the clocks see it, over one open transaction.
+
+Implements `dialogs.shop.ShopPort` with the repositories of the caller's session, so whatever a
+turn writes (a case, its events, a timer) commits with the conversation's state and its
+outgoing messages. Everything comes back as plain views (`storage.views`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.domain import Actor, CaseKind, CaseStatus, Outcome
+from storage.repos import (
+    CaseRepo,
+    CustomerRepo,
+    EvidenceRepo,
+    IdentificationRepo,
+    OrderRepo,
+    TimerRepo,
+)
+from storage.views import (
+    CaseView,
+    CustomerView,
+    FailureCounts,
+    NewCase,
+    NewQuestion,
+    OrderView,
+    TimerView,
+)
+
+
+class StorageShop:
+    def __init__(self, session: AsyncSession, timezone: str) -> None:
+        self.tz = timezone
+        self.customers = CustomerRepo(session)
+        self.orders = OrderRepo(session)
+        self.case_repo = CaseRepo(session)
+        self.evidence = EvidenceRepo(session)
+        self.identification = IdentificationRepo(session)
+        self.timers = TimerRepo(session)
+
+    # --- customers and identification ---------------------------------------------------------
+
+    async def customer(self, customer_id: int) -> CustomerView | None:
+        return await self.customers.view(customer_id)
+
+    async def customer_by_phone(self, phone: str) -> CustomerView | None:
+        return await self.customers.view_by_phone(phone)
+
+    async def customer_by_telegram_user(self, user_id: int) -> CustomerView | None:
+        return await self.customers.view_by_telegram_user(user_id)
+
+    async def link_telegram(self, customer_id: int, user_id: int, *, take_over: bool) -> None:
+        await self.customers.link_telegram(customer_id, user_id, take_over=take_over)
+
+    async def identification_failures(
+        self,
+        order_no: str,
+        customer_id: int | None,
+        *,
+        order_since: datetime,
+        everyone_since: datetime,
+    ) -> FailureCounts:
+        return await self.identification.counts(
+            order_no, customer_id, order_since=order_since, everyone_since=everyone_since
+        )
+
+    async def record_identification_failure(
+        self, chat_id: int, order_no: str, customer_id: int | None, now: datetime
+    ) -> None:
+        await self.identification.record_failure(chat_id, order_no, customer_id, now)
+
+    # --- orders ------------------------------------------------------------------------------
+
+    async def order_by_no(self, order_no: str) -> OrderView | None:
+        return await self.orders.view_by_no(order_no)
+
+    async def order(self, order_id: int) -> OrderView | None:
+        return await self.orders.view(order_id)
+
+    async def order_with_claims(
+        self, order_id: int, since: datetime
+    ) -> tuple[OrderView | None, int]:
+        return await self.orders.view_with_claims(order_id, since)
+
+    async def orders_page(
+        self, customer_id: int, offset: int, limit: int
+    ) -> tuple[list[OrderView], int]:
+        return await self.orders.page(customer_id, offset, limit)
+
+    # --- cases -------------------------------------------------------------------------------
+
+    async def cases(self, customer_id: int, limit: int) -> list[CaseView]:
+        return await self.case_repo.views_for_customer(customer_id, limit)
+
+    async def case(self, case_id: int) -> CaseView | None:
+        return await self.case_repo.view(case_id)
+
+    async def open_case_for_item(self, item_id: int) -> CaseView | None:
+        return await self.case_repo.open_for_item(item_id)
+
+    async def evidence_used_elsewhere(self, file_unique_ids: list[str]) -> set[str]:
+        return await self.evidence.used_elsewhere(file_unique_ids)
+
+    async def create_case(self, case: NewCase, now: datetime) -> CaseView:
+        handed_over = now if case.outcome == Outcome.NEEDS_AGENT else None
+        case_id = await self.case_repo.create(
+            now=now,
+            tz=self.tz,
+            kind=CaseKind.REQUEST.value,
+            order_id=case.order_id,
+            item_id=case.item_id,
+            customer_id=case.customer_id,
+            chat_id=case.chat_id,
+            quantity=case.quantity,
+            service=case.service,
+            reason=case.reason,
+            description=case.description,
+            status=case.status,
+            outcome=case.outcome,
+            rules=case.rules,
+            explanation_key=case.explanation_key,
+            explanation_values=case.explanation_values,
+            alternatives=case.alternatives,
+            details=case.details,
+            shipping_paid_by=case.shipping_paid_by,
+            return_address=case.return_address,
+            deadline_at=case.deadline_at,
+            needs_agent_reason=case.needs_agent_reason,
+            handed_over_at=handed_over,
+            locale=case.locale,
+        )
+        await self.evidence.add_many(case_id, case.evidence, now)
+        submitted = {"service": case.service, "reason": case.reason, "quantity": case.quantity,
+                     "conditions": case.conditions, "evidence": len(case.evidence),
+                     **({"details": case.details} if case.details else {})}  # fmt: skip
+        decided = {"outcome": case.outcome, "rules": case.rules, "status": case.status}
+        await self.case_repo.add_events(
+            case_id, [(Actor.CUSTOMER, "submitted", submitted), (Actor.BOT, "decided", decided)],
+            now,
+        )  # fmt: skip
+        view = await self.case_repo.view(case_id)
+        assert view is not None
+        return view
+
+    async def create_question(self, question: NewQuestion, now: datetime) -> CaseView:
+        case_id = await self.case_repo.create(
+            now=now,
+            tz=self.tz,
+            kind=CaseKind.QUESTION.value,
+            customer_id=question.customer_id,
+            chat_id=question.chat_id,
+            description=question.text,
+            status=CaseStatus.PENDING_REVIEW.value,
+            outcome=Outcome.NEEDS_AGENT.value,
+            handed_over_at=now,
+            locale=question.locale,
+        )
+        await self.case_repo.add_events(case_id, [(Actor.CUSTOMER, "asked", {})], now)
+        view = await self.case_repo.view(case_id)
+        assert view is not None
+        return view
+
+    async def hand_over(self, case_id: int, now: datetime) -> CaseView | None:
+        """The case goes to a person (if it is not with one already); its view after."""
+        found = await self.case_repo.view(case_id)
+        version = await self.case_repo.version(case_id)
+        if found is None or version is None:
+            return None
+        if found.handed_over_at is None:
+            await self.case_repo.change(case_id, version, now, handed_over_at=now)
+            found = await self.case_repo.view(case_id)
+        return found
+
+    async def add_case_event(
+        self, case_id: int, actor: str, kind: str, data: dict[str, Any], now: datetime
+    ) -> None:
+        await self.case_repo.add_events(case_id, [(actor, kind, data)], now)
+
+    # --- clocks ------------------------------------------------------------------------------
+
+    async def start_timer(
+        self,
+        kind: str,
+        due_at: datetime,
+        now: datetime,
+        *,
+        case_id: int | None = None,
+        chat_id: int | None = None,
+        payload: dict[str, Any] | None = None,
+    ) -> int:
+        return await self.timers.add(
+            kind, due_at, now=now, case_id=case_id, chat_id=chat_id, payload=payload
+        )
+
+    async def cancel_timers(self, case_id: int, kinds: list[str], now: datetime) -> None:
+        await self.timers.cancel(case_id, kinds, now)
+
+    async def timers_of(self, case_id: int) -> list[TimerView]:
+        return await self.timers.pending(case_id)

@@ -1,0 +1,143 @@
+"""Plain objects storage hands out: what a reader needs of a row, nothing of the ORM.
+
+The conversation and the agents' logic work on these; repositories build them, so no session,
+lazy load or row position ever leaks out of `storage`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerView:
+    id: int
+    phone: str | None
+    name: str
+    language: str
+    telegram_user_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemView:
+    id: int
+    order_id: int
+    sku: str
+    name: str
+    category: str
+    quantity: int
+    unit_price: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class OrderView:
+    id: int
+    order_no: str
+    customer_id: int
+    status: str
+    placed_at: datetime
+    paid_at: datetime | None
+    shipped_at: datetime | None
+    delivered_at: datetime | None
+    payment_method: str
+    currency: str
+    items: tuple[ItemView, ...] = ()
+
+    @property
+    def total(self) -> Decimal:
+        return sum((i.unit_price * i.quantity for i in self.items), Decimal("0"))
+
+
+@dataclass(frozen=True, slots=True)
+class CaseView:
+    id: int
+    case_no: str
+    kind: str
+    order_no: str | None
+    item_name: str | None
+    service: str | None
+    reason: str | None
+    status: str
+    outcome: str
+    created_at: datetime
+    deadline_at: datetime | None = None
+    customer_id: int = 0
+    chat_id: int | None = None
+    order_id: int | None = None
+    item_id: int | None = None
+    locale: str = "zh"
+    handed_over_at: datetime | None = None
+    first_response_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewCase:
+    order_id: int
+    item_id: int
+    order_no: str  # with the item's name: for the view of the new case, not stored twice
+    item_name: str
+    customer_id: int
+    chat_id: int
+    quantity: int
+    service: str
+    reason: str
+    description: str
+    status: str
+    outcome: str
+    rules: list[str]
+    explanation_key: str
+    explanation_values: dict[str, Any]
+    alternatives: list[str]
+    shipping_paid_by: str | None
+    return_address: str | None
+    deadline_at: datetime | None
+    needs_agent_reason: str | None
+    locale: str
+    conditions: list[str] = field(default_factory=list)
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)  # e.g. what an exchange is for
+
+
+@dataclass(frozen=True, slots=True)
+class NewQuestion:
+    """A customer asking for a person with no request at hand."""
+
+    customer_id: int
+    chat_id: int
+    text: str
+    locale: str
+
+
+@dataclass(frozen=True, slots=True)
+class FailureCounts:
+    order_no: int  # wrong digits for this order number, since `order_since`
+    customer: int  # for any order of this customer, since `order_since`
+    everyone: int  # all of them, since `everyone_since`
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRecord:
+    """A chat's open conversation as stored, at the version it was read."""
+
+    id: int
+    chat_id: int
+    user_id: int
+    state: str
+    context: dict[str, Any]
+    locale: str
+    customer_id: int | None
+    mode: str
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class TimerView:
+    id: int
+    kind: str
+    due_at: datetime
+    case_id: int | None
+    chat_id: int | None
+    payload: dict[str, Any]
