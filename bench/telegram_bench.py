@@ -290,20 +290,30 @@ class Customer:
                 self.window.stall_notes.append(str(error))
 
 
-def bot_flows(order_no: str, expect: dict[str, int]) -> tuple[list[Step], list[Step]]:
-    """This bot's workload: one whole return, then again from /menu, forever."""
-    ret = [
-        Step("tap", "New request", expect.get("new", 1)),
-        Step("tap", order_no, expect.get("order", 1)),
-        Step("tap", "Return and refund", expect.get("service", 1)),
-        Step("tap", "Quality problem", expect.get("reason", 1)),
-        Step("text", "The screen flickers after ten minutes", expect.get("description", 1)),
-        Step("photo", "", expect.get("photo", 1)),
-        Step("tap", "Done", expect.get("done", 1)),
-        Step("tap", "Confirm", expect.get("confirm", 1)),
-    ]
-    first = [Step("text", "/start", 2), Step("contact", "", 2), *ret]
-    return first, [Step("text", "/menu", expect.get("menu", 2)), *ret]
+ORDERS_PER_CUSTOMER = 60  # one request per item at a time: each round takes the next order
+
+
+def bot_flows(n: int, expect: dict[str, int]) -> tuple[list[Step], list[Step]]:
+    """This bot's workload: one whole return, then again from /menu for the customer's next
+    order (the bot refuses a second request for an item whose first is under way), and round
+    again; each order number is typed where the order list asks for it."""
+
+    def ret(k: int) -> list[Step]:
+        return [
+            Step("tap", "New request", expect.get("new", 1)),
+            Step("text", order_no(n, k), expect.get("order", 1)),
+            Step("tap", "Return and refund", expect.get("service", 1)),
+            Step("tap", "Quality problem", expect.get("reason", 1)),
+            Step("text", "The screen flickers after ten minutes", expect.get("description", 1)),
+            Step("photo", "", expect.get("photo", 1)),
+            Step("tap", "Done", expect.get("done", 1)),
+            Step("tap", "Confirm", expect.get("confirm", 1)),
+        ]
+
+    first = [Step("text", "/start", 2), Step("contact", "", 2), *ret(0)]
+    rounds = [[Step("text", "/menu", expect.get("menu", 2)), *ret(k)]
+              for k in range(1, ORDERS_PER_CUSTOMER)]  # fmt: skip
+    return first, [step for one in rounds for step in one]
 
 
 ECHO_LOOP = [Step("text", "Hello, is my parcel on its way?"), Step("tap", "✓")]
@@ -398,7 +408,7 @@ def order_records(customers: int, now: datetime) -> list[dict[str, Any]]:
     delivered = now - timedelta(days=3)
     return [
         {
-            "order_no": order_no(n),
+            "order_no": order_no(n, k),
             "customer": {"phone": phone(n), "name": f"Customer {n}", "language": "en"},
             "placed_at": (delivered - timedelta(days=3)).isoformat(),
             "paid_at": (delivered - timedelta(days=3, minutes=-1)).isoformat(),
@@ -419,6 +429,7 @@ def order_records(customers: int, now: datetime) -> list[dict[str, Any]]:
             ],
         }
         for n in range(customers)
+        for k in range(ORDERS_PER_CUSTOMER)
     ]
 
 
@@ -426,8 +437,8 @@ def phone(n: int) -> str:
     return f"+86137{n:08d}"
 
 
-def order_no(n: int) -> str:
-    return f"BN{n:010d}"
+def order_no(n: int, k: int) -> str:
+    return f"BN{n:06d}{k:04d}"
 
 
 async def recreate_postgres(url: str) -> None:
@@ -468,7 +479,7 @@ async def prepare_database(url: str, customers: int) -> None:
         report = await import_records(db, records, source="bench", now=now)
     finally:
         await db.dispose()
-    if not report.ok or report.imported != customers:
+    if not report.ok or report.imported != customers * ORDERS_PER_CUSTOMER:
         raise SystemExit(f"order import failed: {report.summary()}")
 
 
@@ -526,7 +537,7 @@ async def measure(kind: str, opts: Options, tmp: Path) -> dict[str, Any]:
             def ready() -> bool:
                 return len(emu.calls_to("setMyCommands")) >= 3 and bool(emu.calls_to("getUpdates"))
 
-            steps_per_round = len(bot_flows("", {})[1])
+            steps_per_round = len(bot_flows(0, {})[1]) // (ORDERS_PER_CUSTOMER - 1)
         child = await spawn(kind, argv, env, opts.bot_core, tmp / f"{kind}.log")
         try:
             with contextlib.suppress(TimeoutError):
@@ -619,7 +630,7 @@ async def _load(
     if kind == "echo":
         flows = [([], ECHO_LOOP) for _ in customers]
     else:
-        flows = [bot_flows(order_no(n), EXPECT) for n in range(len(customers))]
+        flows = [bot_flows(n, EXPECT) for n in range(len(customers))]
     tasks = [asyncio.create_task(c.run(*f)) for c, f in zip(customers, flows, strict=True)]
 
     # CPU of both sides over the window: the figures mean something only if the bot, not the

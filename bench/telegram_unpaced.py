@@ -6,13 +6,21 @@ The production runner (`bot.cli`), unchanged, except that the outbox's rate limi
 high limits, as the end-to-end tests do (tests/e2e/harness.py). Against real Telegram this
 would earn 429s; here it shows what the rest of the bot (intake, processor, database, outbox
 bookkeeping) sustains once the 25 messages/s overall pace is out of the way.
+
+Two switches measure what the bot's performance tricks are worth (README "Benchmarks"):
+`BENCH_BATCH=1` turns group commit off (every job in a unit of its own), and
+`BENCH_SQLITE=aiosqlite` uses aiosqlite as SQLAlchemy ships it instead of
+`storage/sqlite_driver.py`.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 import bot.ratelimit
+import dialogs.work
+import storage.db
 from bot.cli import main
 
 FAST = bot.ratelimit.Rate(per_second=100_000.0, burst=100_000)
@@ -27,4 +35,20 @@ if __name__ == "__main__":
     # RateLimiter() looks `Limits` up in its module when the app is built, so this replaces
     # the defaults for every limiter the runner creates and nothing else.
     bot.ratelimit.Limits = _unpaced  # type: ignore[misc,assignment]
+    if os.environ.get("BENCH_BATCH"):
+        size = int(os.environ["BENCH_BATCH"])
+        dialogs.work.Batcher.__init__.__defaults__ = (size,)  # type: ignore[attr-defined]
+    if os.environ.get("BENCH_SQLITE") == "aiosqlite":
+        _database_init = storage.db.Database.__init__
+
+        def plain(self: storage.db.Database, url: str, **kwargs: object) -> None:
+            import sqlite3
+
+            import aiosqlite
+            from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_dbapi
+
+            module = AsyncAdapt_aiosqlite_dbapi(aiosqlite, sqlite3)
+            _database_init(self, url, module=module, **kwargs)  # type: ignore[arg-type]
+
+        storage.db.Database.__init__ = plain  # type: ignore[method-assign]
     sys.exit(main(sys.argv[1:]))

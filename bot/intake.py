@@ -63,6 +63,9 @@ class Inbox:
         self.db = db
         self.clock = clock
         self.submit = submit
+        # The highest update_id this process stored: a fresh id above it cannot be a reuse,
+        # so the look for reused ids (one statement) is only made when ids go back.
+        self._highest: int | None = None
 
     async def store(self, updates: list[dict[str, Any]]) -> int:
         """Store well-formed updates (a batch, sorted by update_id as Telegram sends them);
@@ -76,7 +79,11 @@ class Inbox:
         async with self.db.transaction() as session:
             inbox = InboxRepo(session)
             fresh = await inbox.record_many(rows, now)
-            reused = await inbox.reused([update_id for update_id, _ in fresh])
+            ids = [update_id for update_id, _ in fresh]
+            look = self._highest is None or any(i <= self._highest for i in ids)
+            reused = await inbox.reused(ids) if look else set()
+        if ids:
+            self._highest = max(self._highest or 0, *ids)
         for update_id in sorted(reused):
             log.warning("update_id %s was seen before with other content: a new update, kept",
                         update_id)  # fmt: skip

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_time
 from babel.numbers import format_currency, format_decimal
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
@@ -24,6 +25,7 @@ from dialogs.paths import TEMPLATES_DIR
 from storage.domain import LOCALES
 
 BABEL_LOCALES = {"zh": "zh_Hans_CN", "en": "en_US"}
+_DATETIME = {"zh_Hans_CN": "{date} {time}", "en_US": "{date}, {time}"}
 SUFFIX = ".j2"
 
 
@@ -40,6 +42,7 @@ class Texts:
         self.tz = ZoneInfo(timezone)
         self.default_locale = default_locale if default_locale in LOCALES else "zh"
         self._envs = {loc: self._build_env(loc) for loc in LOCALES}
+        self._fixed: dict[tuple[str, str], Markup] = {}
 
     def _build_env(self, locale: str) -> Environment:
         env = Environment(
@@ -66,16 +69,19 @@ class Texts:
             return ""
         if isinstance(value, datetime):
             value = value.astimezone(self.tz).date()
-        return format_date(value, format="medium", locale=babel_locale)
+        return _date(value, babel_locale)
 
     def _format_datetime(self, value: datetime | None, babel_locale: str) -> str:
+        """One date format per language: the date as `date` writes it, then the time."""
         if value is None:
             return ""
         local = value.astimezone(self.tz)
         if (local.hour, local.minute) == (23, 59):
             # "By the end of 3 December" reads better than "3 December 23:59:59".
-            return format_date(local.date(), format="medium", locale=babel_locale)
-        return format_datetime(local, format="short", tzinfo=self.tz, locale=babel_locale)
+            return _date(local.date(), babel_locale)
+        return _DATETIME[babel_locale].format(
+            date=_date(local.date(), babel_locale), time=_time(local.time(), babel_locale)
+        )
 
     def locale(self, wanted: str | None) -> str:
         """The locale we can speak that is closest to a Telegram language_code."""
@@ -87,8 +93,16 @@ class Texts:
 
     def render(self, locale: str, key: str, /, **values: Any) -> Markup:
         """HTML for Telegram's HTML parse mode; Markup so nesting never escapes twice."""
-        env = self._envs[self.locale(locale)]
-        return Markup(env.get_template(key + SUFFIX).render(**values).strip())
+        locale = self.locale(locale)
+        if not values:  # labels and fixed sentences: the same text every time
+            fixed = self._fixed.get((locale, key))
+            if fixed is None:
+                fixed = self._fixed[(locale, key)] = self._render(locale, key, {})
+            return fixed
+        return self._render(locale, key, values)
+
+    def _render(self, locale: str, key: str, values: dict[str, Any]) -> Markup:
+        return Markup(self._envs[locale].get_template(key + SUFFIX).render(**values).strip())
 
     def plain(self, locale: str, key: str, /, **values: Any) -> str:
         """Text where Telegram parses no HTML: button labels, callback answers."""
@@ -100,3 +114,13 @@ class Texts:
     def keys(self, locale: str) -> set[str]:
         base = self.root / locale
         return {str(p.relative_to(base))[: -len(SUFFIX)] for p in base.rglob("*" + SUFFIX)}
+
+
+@lru_cache(maxsize=4096)
+def _date(value: date, babel_locale: str) -> str:
+    return format_date(value, format="medium", locale=babel_locale)
+
+
+@lru_cache(maxsize=4096)
+def _time(value: time, babel_locale: str) -> str:
+    return format_time(value, format="short", locale=babel_locale)

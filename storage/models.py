@@ -310,14 +310,10 @@ class Outbox(Base):
     __tablename__ = "outbox"
     __table_args__ = (
         CheckConstraint(_one_of("status", OUTBOX_STATUSES), name="status"),
-        # Each chat's oldest unsent row: looked up for every message the worker sends.
-        Index(
-            "ix_outbox_unsent_chat",
-            "chat_id",
-            "id",
-            sqlite_where=text("status IN ('pending', 'sending')"),
-            postgresql_where=text("status IN ('pending', 'sending')"),
-        ),
+        # Each chat's oldest unsent row, looked up for every message the worker sends. A full
+        # index: a partial one (WHERE status IN (...)) is not used by statements that bind
+        # the statuses as parameters, and then every look would scan the sent rows too.
+        Index("ix_outbox_status_chat_id", "status", "chat_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)

@@ -22,6 +22,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from storage.db import Database
 from storage.repos import ConversationRepo, ConversationSave, InboxRepo, OutboxRepo, TimerRepo
+from storage.repos.conversations import open_conversation
 from storage.repos.outbox import NewMessage
 from storage.shop import StorageShop
 from storage.views import ConversationRecord
@@ -138,9 +139,14 @@ class Units:
             raise Conflict(str(exc)) from exc
 
     async def conversation(self, chat_id: int) -> ConversationRecord | None:
-        """A chat's open conversation as it stands (a read outside any unit)."""
-        async with self.db.read() as session:
-            return await ConversationRepo(session).open_for_chat(chat_id)
+        """A chat's open conversation as it stands (a read outside any unit; asked before
+        every media event, so on a plain connection rather than an ORM session)."""
+        async with self.db.engine.connect() as conn:
+            conn = await conn.execution_options(sqlite_begin="DEFERRED")
+            try:
+                return await open_conversation(conn, chat_id)
+            finally:
+                await conn.rollback()
 
     async def fail_inputs(
         self,

@@ -7,7 +7,7 @@ it is `Context.new_draft()`, one place, so no list of keys can disagree with ano
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from dialogs.flow import State
@@ -74,9 +74,15 @@ class Context:
         return self.draft
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {k: v for k, v in asdict(self.draft).items() if v not in (None, [])}
+        # Shallow on purpose: dataclasses.asdict deep-copies, and this runs on every turn.
+        draft = self.draft
+        out: dict[str, Any] = {}
+        for name in _DRAFT_FIELDS:
+            value = getattr(draft, name)
+            if value is not None and value != []:
+                out[name] = value
         out.update(nonce=self.nonce, opts=self.opts)
-        ident = {k: v for k, v in asdict(self.ident).items() if v not in (None, "", 0)}
+        ident = {k: v for k in _IDENT_FIELDS if (v := getattr(self.ident, k)) not in (None, "", 0)}
         if ident:
             out["ident"] = ident
         for name in ("link_order_id", "case_id", "handover_at"):
@@ -90,9 +96,9 @@ class Context:
     @classmethod
     def load(cls, raw: dict[str, Any] | None) -> Context:
         raw = raw or {}
-        draft = Draft(**{f.name: raw[f.name] for f in fields(Draft) if raw.get(f.name) is not None})
+        draft = Draft(**{k: raw[k] for k in _DRAFT_FIELDS if raw.get(k) is not None})
         ident_raw = raw.get("ident") or {}
-        ident = Ident(**{f.name: ident_raw[f.name] for f in fields(Ident) if f.name in ident_raw})
+        ident = Ident(**{k: ident_raw[k] for k in _IDENT_FIELDS if k in ident_raw})
         return cls(
             nonce=int(raw.get("nonce", 0)),
             opts=dict(raw.get("opts") or {}),
@@ -103,6 +109,10 @@ class Context:
             alternatives=list(raw.get("alternatives") or []),
             handover_at=raw.get("handover_at"),
         )
+
+
+_DRAFT_FIELDS = tuple(f.name for f in fields(Draft))
+_IDENT_FIELDS = tuple(f.name for f in fields(Ident))
 
 
 @dataclass

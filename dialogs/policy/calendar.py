@@ -23,7 +23,8 @@ import holidays
 
 log = logging.getLogger(__name__)
 
-UNITS = ("hours", "days", "working_days")
+UNITS = ("hours", "days", "working_days", "working_hours")
+DEFAULT_HOURS = (time(9, 0), time(18, 0))
 # A window counted in (working) days ends at the last instant of its last day, local time.
 END_OF_DAY = time(23, 59, 59, 999000)
 # Guards the working-day walk against a calendar that (by misconfiguration) has no working days.
@@ -111,8 +112,10 @@ class WorkingCalendar:
         extra_holidays: Iterable[date] = (),
         extra_working_days: Iterable[date] = (),
         country: str = "CN",
+        hours: tuple[time, time] = DEFAULT_HOURS,
     ) -> None:
         self.timezone = timezone
+        self.hours = hours
         self.tz = ZoneInfo(timezone)
         self.country = country
         self.extra_holidays = frozenset(extra_holidays)
@@ -152,12 +155,15 @@ class WorkingCalendar:
     def add(self, start: datetime, length: int, unit: str) -> datetime:
         """End of a time limit of `length` `unit`s starting at `start`.
 
-        hours: exact. days / working_days: the last instant of the N-th (working) day after the
+        hours: exact. working_hours: only the shop's hours of working days count.
+        days / working_days: the last instant of the N-th (working) day after the
         start's local date; the start day itself is not counted ("7天内" as shops count it).
         """
         local = self.local(start)
         if unit == "hours":
             return local + timedelta(hours=length)
+        if unit == "working_hours":
+            return self._add_working_hours(local, timedelta(hours=length))
         if unit == "days":
             end = local.date() + timedelta(days=length)
         elif unit == "working_days":
@@ -165,6 +171,23 @@ class WorkingCalendar:
         else:
             raise ValueError(f"unknown unit {unit!r}; expected one of {', '.join(UNITS)}")
         return datetime.combine(end, END_OF_DAY, tzinfo=self.tz)
+
+    def _add_working_hours(self, local: datetime, left: timedelta) -> datetime:
+        """`left` of working time from `local`: only the shop's hours of working days count,
+        so a question at 20:00 on Friday with 4 working hours is answered by Monday 13:00."""
+        opens, closes = self.hours
+        day, moment = local.date(), local
+        for _ in range(_MAX_SCAN_DAYS):
+            if self.is_working_day(day):
+                start = max(moment, datetime.combine(day, opens, tzinfo=self.tz))
+                end = datetime.combine(day, closes, tzinfo=self.tz)
+                if start < end:
+                    if start + left <= end:
+                        return start + left
+                    left -= end - start
+            day += timedelta(days=1)
+            moment = datetime.combine(day, opens, tzinfo=self.tz)
+        raise ValueError("calendar has no working hours within ten years")
 
     def _nth_working_day_after(self, day: date, n: int) -> date:
         found = 0

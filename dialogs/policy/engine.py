@@ -13,7 +13,15 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from dialogs.policy.calendar import WorkingCalendar
-from dialogs.policy.schema import CategorySpec, Clock, Duration, PolicyFile, ServiceSpec, Window
+from dialogs.policy.schema import (
+    CategorySpec,
+    Clock,
+    ClockDuration,
+    Duration,
+    PolicyFile,
+    ServiceSpec,
+    Window,
+)
 from dialogs.policy.types import (
     Claim,
     Decision,
@@ -68,6 +76,7 @@ class Policy:
             spec.calendar.extra_holidays,
             spec.calendar.extra_working_days,
             country=spec.calendar.country,
+            hours=(spec.calendar.working_hours.start, spec.calendar.working_hours.end),
         )
         # What the loader found worth telling about the file (`policy validate` prints it).
         # Years without a holiday schedule are not kept here for the bot: the calendar logs
@@ -125,7 +134,7 @@ class Policy:
         spec = self._sla.get(clock)
         if spec is None:
             return None
-        length: Clock | Duration = _get(spec.by_payment, payment, None) or spec
+        length: Clock | ClockDuration = _get(spec.by_payment, payment, None) or spec
         return self.calendar.add(start, length.length, length.unit)
 
     def sla_action(self, clock: str) -> str | None:

@@ -115,6 +115,9 @@ def check(spec: PolicyFile) -> list[tuple[str, str]]:
         ZoneInfo(spec.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         add(("timezone", f"unknown time zone {spec.timezone!r}"))
+    hours = spec.calendar.working_hours
+    if hours.start >= hours.end:
+        add(("calendar.working_hours", "start must be before end (within one day)"))
     if spec.calendar.country not in holidays.list_supported_countries():
         add(("calendar.country", f"unknown country code {spec.calendar.country!r}"))
     for name, svc in spec.services.items():

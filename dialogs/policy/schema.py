@@ -6,7 +6,7 @@ a typo in a profile is an error at load time, not a silently ignored rule.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, time
 from decimal import Decimal
 from typing import Literal
 
@@ -22,6 +22,8 @@ CategoryName = Literal[tuple(Category)]  # type: ignore[valid-type]
 ConditionName = Literal[tuple(Condition)]  # type: ignore[valid-type]
 Anchor = Literal["purchase", "payment", "shipment", "delivery", "discovery"]
 Unit = Literal["hours", "days", "working_days"]
+# Clocks may also count working hours (a first reply within 4 working hours).
+ClockUnit = Literal["hours", "days", "working_days", "working_hours"]
 Payer = Literal["merchant", "customer"]
 ClockName = Literal[
     "first_reply",
@@ -92,10 +94,19 @@ class CategorySpec(Strict):
     rule: str | None = None  # rule id of its exclusions; default <profile>.category.<name>
 
 
+class WorkingHours(Strict):
+    """When the shop's people work on a working day (local time): working-hour clocks run
+    only then."""
+
+    start: time = time(9, 0)
+    end: time = time(18, 0)
+
+
 class CalendarSpec(Strict):
     country: str = "CN"
     extra_holidays: list[date] = []
     extra_working_days: list[date] = []
+    working_hours: WorkingHours = WorkingHours()
 
 
 class Escalation(Strict):
@@ -108,11 +119,16 @@ class Escalation(Strict):
     high_risk: bool = True  # claims on high-risk categories go to a person
 
 
+class ClockDuration(Strict):
+    length: int
+    unit: ClockUnit
+
+
 class Clock(Strict):
     length: int
-    unit: Unit
+    unit: ClockUnit
     on_expiry: Expiry = "remind"
-    by_payment: dict[Literal["online", "cod"], Duration] = {}
+    by_payment: dict[Literal["online", "cod"], ClockDuration] = {}
 
 
 class PolicyFile(Strict):

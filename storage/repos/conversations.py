@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm.exc import StaleDataError
 
 from storage.models import Conversation
@@ -49,6 +50,11 @@ _SAVE = (
         version=_table.c.version + 1,
     )
 )
+
+
+async def open_conversation(conn: AsyncConnection, chat_id: int) -> ConversationRecord | None:
+    row = (await conn.execute(_OPEN, {"chats": [chat_id]})).first()
+    return ConversationRecord(**row._mapping) if row is not None else None
 
 
 class ConversationRepo(Repo):

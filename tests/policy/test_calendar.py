@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 import pytest
 
@@ -182,3 +182,22 @@ def test_collected_gaps_are_not_logged_and_see_cached_days(
         # Outside a collecting block the calendar logs it, as the bot's would.
         fresh.add(at("2026-12-30 10:00"), 3, "working_days")
     assert len(_gap_records(caplog)) == 1
+
+
+WORKING = WorkingCalendar("Asia/Shanghai", hours=(time(9, 0), time(21, 0)))
+
+
+@pytest.mark.parametrize(
+    ("start", "hours", "end"),
+    [
+        ("2026-11-26 10:00", 4, "2026-11-26 14:00"),  # a Thursday morning
+        ("2026-11-26 19:00", 4, "2026-11-27 11:00"),  # two hours today, two tomorrow
+        ("2026-11-27 20:00", 4, "2026-11-30 12:00"),  # Friday evening: Monday noon
+        ("2026-11-26 06:00", 4, "2026-11-26 13:00"),  # before opening: from 09:00
+        ("2026-11-26 22:30", 1, "2026-11-27 10:00"),  # after closing: the next morning
+        ("2026-09-30 20:00", 4, "2026-10-08 12:00"),  # over the National Day week
+        ("2026-10-09 20:00", 14, "2026-10-12 10:00"),  # the make-up Saturday 10 Oct counts
+    ],
+)
+def test_working_hours_run_only_in_the_shops_hours(start: str, hours: int, end: str) -> None:
+    assert WORKING.add(at(start), hours, "working_hours") == at(end)

@@ -137,13 +137,7 @@ def _outbox_up() -> None:
             op.f("ck_outbox_status"),
             "status IN ('pending', 'sending', 'sent', 'failed', 'blocked')",
         )
-        batch_op.create_index(
-            "ix_outbox_unsent_chat",
-            ["chat_id", "id"],
-            unique=False,
-            sqlite_where=sa.text("status IN ('pending', 'sending')"),
-            postgresql_where=sa.text("status IN ('pending', 'sending')"),
-        )
+        batch_op.create_index("ix_outbox_status_chat_id", ["status", "chat_id", "id"], unique=False)
 
 
 def _timers_up() -> None:
@@ -168,7 +162,7 @@ def downgrade() -> None:
         " next_attempt_at = lease_until WHERE status = 'sending'"
     )
     with op.batch_alter_table("outbox", schema=None) as batch_op:
-        batch_op.drop_index("ix_outbox_unsent_chat")
+        batch_op.drop_index("ix_outbox_status_chat_id")
         batch_op.drop_constraint(op.f("ck_outbox_status"), type_="check")
         for name in ("last_message_id", "steps_done", "lease_until", "claimed_by",
                      "message_thread_id"):  # fmt: skip
