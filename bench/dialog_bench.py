@@ -23,7 +23,7 @@ from pathlib import Path
 
 from bench.machine import describe
 from dialogs.clock import FrozenClock
-from dialogs.customer import Conversations, ConversationState, ShopInfo
+from dialogs.customer import Conversations, ConversationState, ReturnAddress, ShopInfo
 from dialogs.events import Event, MediaFile, Reply
 from dialogs.policy import Claim, ItemFacts, load_policy
 from dialogs.texts import Texts
@@ -171,7 +171,7 @@ async def turns_without_database(flows: int) -> dict[str, float]:
     conversations = Conversations(
         policy=load_policy("standard"),
         texts=Texts(),
-        info=ShopInfo(return_address="addr"),
+        info=ShopInfo(ReturnAddress({"zh": "addr"}, {"zh": "售后部"}, "021")),
     )
     shop = MemoryShop()
     ids = itertools.count(1)

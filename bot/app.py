@@ -33,7 +33,7 @@ from bot.settings import Settings, require_link_secret, require_webhook_secret
 from bot.timers import TimerWorker
 from dialogs.clock import Clock, SystemClock
 from dialogs.clocks import Clocks
-from dialogs.customer import COMMANDS, Conversations, ShopInfo
+from dialogs.customer import COMMANDS, Conversations, ReturnAddress, ShopInfo
 from dialogs.links import LinkSigner
 from dialogs.policy import Policy, load_policy
 from dialogs.texts import Texts
@@ -88,7 +88,11 @@ def build(settings: Settings, *, clock: Clock | None = None, bot: Bot | None = N
         policy=policy,
         texts=texts,
         info=ShopInfo(
-            return_address=settings.return_address,
+            returns=ReturnAddress(
+                address=_by_locale(settings.return_address, settings.return_address_en),
+                recipient=_by_locale(settings.return_recipient, settings.return_recipient_en),
+                phone=settings.return_phone,
+            ),
             shop_name=settings.shop_name,
             links=LinkSigner(require_link_secret(settings), ttl_days=settings.link_ttl_days),
         ),
@@ -103,6 +107,10 @@ def build(settings: Settings, *, clock: Clock | None = None, bot: Bot | None = N
     timers = TimerWorker(db, clock, processor.submit_timer)
     inbox = Inbox(db, clock, processor.submit)
     return Runtime(settings, clock, db, bot, policy, texts, work, processor, outbox, timers, inbox)
+
+
+def _by_locale(zh: str, en: str | None) -> dict[str, str]:
+    return {"zh": zh, "en": en} if en else {"zh": zh}
 
 
 async def register_commands(rt: Runtime) -> None:

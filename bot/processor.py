@@ -13,6 +13,7 @@ as its effects.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -76,13 +77,37 @@ class Processor:
         self.album_wait = album_wait
         self.on_outbox = on_outbox
         self._queues: dict[int, asyncio.Queue[Queued]] = {}
+        self._routing: asyncio.Queue[Incoming] = asyncio.Queue()
+        self._router: asyncio.Task[None] | None = None
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._idle = asyncio.Event()
         self._idle.set()
 
     def submit(self, incoming: Incoming) -> None:
         """Queue a stored update (`route`d); call in the order the updates were stored."""
-        self._queue(incoming.lane, incoming)
+        if incoming.private or incoming.thread_id is None:
+            self._queue(incoming.lane, incoming)
+            return
+        # A forum topic's update belongs to the lane of the customer whose case it carries:
+        # found by a look-up, in arrival order (one router), before it joins that lane.
+        self._routing.put_nowait(incoming)
+        if self._router is None or self._router.done():
+            self._idle.clear()
+            self._router = asyncio.create_task(self._route_topics())
+
+    async def _route_topics(self) -> None:
+        try:
+            while not self._routing.empty():
+                incoming = self._routing.get_nowait()
+                lane = incoming.lane
+                with contextlib.suppress(Exception):  # no case's topic: the group's own lane
+                    found = await self.units.lane_of_topic(incoming.lane, incoming.thread_id or 0)
+                    lane = found if found is not None else lane
+                self._queue(lane, incoming)
+        finally:
+            self._router = None
+            if not self._workers and self._routing.empty():
+                self._idle.set()
 
     def submit_timer(self, timer: TimerView) -> None:
         """Queue a claimed timer in the lane of the chat it concerns."""
@@ -114,7 +139,8 @@ class Processor:
 
     @property
     def in_hand(self) -> int:
-        return sum(q.qsize() for q in self._queues.values()) + len(self._workers)
+        lanes = sum(q.qsize() for q in self._queues.values()) + len(self._workers)
+        return lanes + self._routing.qsize() + (self._router is not None)
 
     async def _work(self, lane: int, queue: asyncio.Queue[Queued]) -> None:
         carry: Queued | None = None
@@ -133,7 +159,7 @@ class Processor:
             del self._workers[lane]
             if queue.empty():
                 self._queues.pop(lane, None)
-            if not self._workers:
+            if not self._workers and self._router is None:
                 self._idle.set()
 
     async def _album(

@@ -68,9 +68,12 @@ class Settings(BaseSettings):
     link_ttl_days: int = Field(30, ge=1)
     agent_ids: Annotated[list[int], NoDecode] = []
     supervisor_ids: Annotated[list[int], NoDecode] = []
-    return_address: str = (
-        "上海市浦东新区示例路 88 号 售后部 收 (After-sales Dept., 88 Example Rd, Pudong, Shanghai)"
-    )
+    # Where approved returns are sent, as each language writes it, and who receives them.
+    return_address: str = "上海市浦东新区示例路 88 号"
+    return_address_en: str | None = "88 Example Road, Pudong New Area, Shanghai, China"
+    return_recipient: str = "售后部"
+    return_recipient_en: str | None = "After-sales Dept."
+    return_phone: str = "021-5555-0188"
     shop_name: str = "Demo Shop"
 
     @property

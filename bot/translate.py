@@ -23,6 +23,7 @@ class Incoming:
     private: bool
     media_group_id: str | None
     payload: dict[str, Any]
+    thread_id: int | None = None  # the forum topic of a group update
 
     @property
     def lane(self) -> int:
@@ -40,12 +41,15 @@ def route(inbox_id: int, payload: dict[str, Any]) -> Incoming:
         chat = (payload["callback_query"].get("message") or {}).get("chat")
     elif "my_chat_member" in payload:
         chat = payload["my_chat_member"].get("chat")
+    query_message = (payload.get("callback_query") or {}).get("message") or {}
+    topic = (message or query_message).get("message_thread_id")
     return Incoming(
         inbox_id=inbox_id,
         chat_id=chat.get("id") if chat else None,
         private=bool(chat and chat.get("type") == "private"),
         media_group_id=message.get("media_group_id") if message else None,
         payload=payload,
+        thread_id=topic if isinstance(topic, int) else None,
     )
 
 

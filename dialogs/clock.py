@@ -33,3 +33,17 @@ class FrozenClock:
 
     def set(self, instant: datetime) -> None:
         self._now = instant.astimezone(UTC)
+
+
+class ShiftedClock:
+    """The system's time moved ahead on demand: for a running bot that must live through days
+    in seconds (rate limits and the emulator keep real time; the shop's clocks jump)."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, delta: timedelta) -> None:
+        self.offset += delta

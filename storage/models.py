@@ -168,6 +168,7 @@ class Case(Base):
         ),
         CheckConstraint("quantity > 0", name="quantity"),
         Index("ix_cases_customer_created", "customer_id", "created_at"),
+        Index("ix_cases_topic", "agent_chat_id", "topic_id"),  # a topic's case, for its updates
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

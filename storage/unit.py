@@ -22,6 +22,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from storage.db import Database
 from storage.repos import ConversationRepo, ConversationSave, InboxRepo, OutboxRepo, TimerRepo
+from storage.repos.cases import chat_of_topic
 from storage.repos.conversations import open_conversation
 from storage.repos.outbox import NewMessage
 from storage.shop import StorageShop
@@ -145,6 +146,15 @@ class Units:
             conn = await conn.execution_options(sqlite_begin="DEFERRED")
             try:
                 return await open_conversation(conn, chat_id)
+            finally:
+                await conn.rollback()
+
+    async def lane_of_topic(self, agent_chat_id: int, topic_id: int) -> int | None:
+        """The chat of the customer whose case a forum topic carries (None: no case's)."""
+        async with self.db.engine.connect() as conn:
+            conn = await conn.execution_options(sqlite_begin="DEFERRED")
+            try:
+                return await chat_of_topic(conn, agent_chat_id, topic_id)
             finally:
                 await conn.rollback()
 

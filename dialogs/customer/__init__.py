@@ -18,7 +18,7 @@ from . import commands
 from .commands import COMMANDS
 from .evidence import MAX_EVIDENCE, evidence_slots
 from .state import Context, ConversationState, Draft
-from .turn import ShopInfo, Turn
+from .turn import ReturnAddress, ShopInfo, Turn
 
 __all__ = [
     "COMMANDS",
@@ -27,6 +27,7 @@ __all__ = [
     "ConversationState",
     "Conversations",
     "Draft",
+    "ReturnAddress",
     "ShopInfo",
     "evidence_slots",
 ]

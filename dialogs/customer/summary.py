@@ -134,7 +134,7 @@ async def _submit(turn: Turn, claim: Claim, decision: Decision, *, person_asked:
             explanation_values=_jsonable(decision.explanation.values),
             alternatives=list(decision.alternatives),
             shipping_paid_by=decision.shipping_paid_by,
-            return_address=turn.info.return_address if goods_back else None,
+            return_address=turn.info.returns.line(turn.conv.locale) if goods_back else None,
             deadline_at=decision.deadline,
             needs_agent_reason=", ".join(rules) if outcome == Outcome.NEEDS_AGENT else None,
             locale=turn.conv.locale,
@@ -148,11 +148,11 @@ async def _submit(turn: Turn, claim: Claim, decision: Decision, *, person_asked:
     if outcome == Outcome.NEEDS_AGENT:
         answer_by = await start_first_response_clock(turn, case.id)
     turn.fire("confirmed")
-    turn.drop_draft(files_kept=True)  # the case's evidence now
-    turn.ctx.case_id = case.id
     turn.edit_target = None
     packing = turn.policy.conditions(case.service or "", case.reason or "", claim.item, turn.now)
     _say_decided(turn, case, decision, goods_back, answer_by, packing, person_asked=person_asked)
+    turn.drop_draft(files_kept=True)  # the case's evidence now
+    turn.ctx.case_id = case.id
     await turn.prompt()
 
 
@@ -161,6 +161,7 @@ def _say_decided(
     answer_by: datetime | None, packing: list[str], *, person_asked: bool,
 ) -> None:  # fmt: skip
     assert case.service is not None and case.reason is not None
+    address, recipient = turn.info.returns.for_locale(turn.conv.locale)
     turn.say(
         "case/needs_agent" if person_asked else f"case/{decision.outcome}",
         case=case,
@@ -169,10 +170,15 @@ def _say_decided(
         deadline=decision.deadline,
         answer_by=answer_by,
         shipping_paid_by=decision.shipping_paid_by,
+        replacement_paid_by=decision.replacement_paid_by,
         goods_back=goods_back,
-        address=turn.info.return_address,
+        address=address,
+        recipient=recipient,
+        phone=turn.info.returns.phone,
         conditions=packing,
         person_asked=person_asked,
+        exchange_for=turn.draft.exchange_for,
+        exchange_note=turn.draft.exchange_note,
     )
 
 

@@ -31,8 +31,28 @@ STALE = object()  # a button of a question no longer on screen
 
 
 @dataclass(frozen=True)
+class ReturnAddress:
+    """Where goods come back to, in each language (Chinese shown to a Chinese customer)."""
+
+    address: dict[str, str]
+    recipient: dict[str, str]
+    phone: str
+
+    def for_locale(self, locale: str) -> tuple[str, str]:
+        """(address, recipient) in the customer's language, else the first given."""
+        first = next(iter(self.address))
+        return (self.address.get(locale, self.address[first]),
+                self.recipient.get(locale, self.recipient.get(first, "")))  # fmt: skip
+
+    def line(self, locale: str) -> str:
+        """The whole address as one line, as it is kept on the case."""
+        address, recipient = self.for_locale(locale)
+        return f"{address} {recipient} {self.phone}".strip()
+
+
+@dataclass(frozen=True)
 class ShopInfo:
-    return_address: str
+    returns: ReturnAddress
     shop_name: str = ""
     links: LinkSigner | None = None
 

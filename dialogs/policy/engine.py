@@ -61,6 +61,10 @@ class _Scan:
     opens_at: datetime | None  # earliest opening of a tier that is not open yet
 
 
+# Services after which the shop sends the customer something.
+SENDS_SOMETHING = ("exchange", "repair", "missing_parts")
+
+
 class Policy:
     """A loaded, validated profile. Build it with `load_policy`."""
 
@@ -262,10 +266,15 @@ class Policy:
         else:
             deadline = self.sla_deadline("review", now)
             next_step = "none"
+        replacement = None
+        if claim.service in SENDS_SOMETHING:
+            replacement = (_get(svc.replacement_shipping, claim.reason, None)
+                           or svc.replacement_shipping.get("default") or "merchant")  # fmt: skip
         values = {
             **base,
             "goods_back": svc.goods_back,
             "shipping_paid_by": payer,
+            "replacement_paid_by": replacement,
             "return_method": svc.return_method,
             "deadline": deadline,
         }
@@ -274,6 +283,7 @@ class Policy:
             rules=(rule,),
             explanation=Message("policy/approved", values),
             shipping_paid_by=payer,
+            replacement_paid_by=replacement,
             deadline=deadline,
             next_step=next_step,
         )

@@ -80,6 +80,9 @@ class ServiceSpec(Strict):
     past_window: PastWindow = PastWindow()
     evidence: dict[ReasonOrDefault, EvidenceSpec | None] = {}
     shipping: dict[ReasonOrDefault, Payer] = {}
+    # Who pays to send the customer the replacement, the repaired item or the missing parts
+    # (exchange, repair, missing_parts); default: the merchant.
+    replacement_shipping: dict[ReasonOrDefault, Payer] = {}
     goods_back: bool = True  # False: refund without return, reship of missing parts
     return_method: Literal["pickup", "drop_off"] = "drop_off"
 

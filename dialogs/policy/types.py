@@ -73,6 +73,8 @@ class Decision:
     explanation: Message
     alternatives: tuple[str, ...] = ()
     shipping_paid_by: ShippingPayer | None = None
+    # Who pays to send something (a replacement, the repaired item, parts) to the customer.
+    replacement_paid_by: ShippingPayer | None = None
     evidence_required: EvidenceNeed | None = None  # still missing; None when satisfied
     conditions_required: tuple[str, ...] = ()  # still to confirm
     deadline: datetime | None = None  # of the next step
@@ -88,6 +90,7 @@ class Decision:
             },
             "alternatives": list(self.alternatives),
             "shipping_paid_by": self.shipping_paid_by,
+            "replacement_paid_by": self.replacement_paid_by,
             "evidence_required": (
                 None
                 if self.evidence_required is None

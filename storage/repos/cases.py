@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm.exc import StaleDataError
 
 from storage.domain import CaseKind, CaseStatus
@@ -31,6 +32,16 @@ _VIEWS = select(*_VIEW_COLUMNS).select_from(
 )
 # Finished one way or another: nothing more happens to them unless disputed.
 ENDED = (CaseStatus.REJECTED, CaseStatus.CANCELLED, CaseStatus.CLOSED)
+
+
+async def chat_of_topic(conn: AsyncConnection, agent_chat_id: int, topic_id: int) -> int | None:
+    """The customer chat of the case a forum topic carries."""
+    return await conn.scalar(
+        select(_cases.c.chat_id)
+        .where(_cases.c.agent_chat_id == agent_chat_id, _cases.c.topic_id == topic_id)
+        .order_by(_cases.c.id.desc())
+        .limit(1)
+    )
 
 
 class CaseRepo(Repo):

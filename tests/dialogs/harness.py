@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 from dialogs.clock import FrozenClock
 from dialogs.clocks import Clocks
-from dialogs.customer import Conversations, ShopInfo
+from dialogs.customer import Conversations, ReturnAddress, ShopInfo
 from dialogs.events import Button, CallbackAnswer, Event, MediaFile, Outgoing, Reply
 from dialogs.policy import load_policy
 from dialogs.texts import Texts
@@ -20,7 +20,11 @@ from storage.unit import Units
 
 _event_ids = itertools.count(1000)
 _file_ids = itertools.count(1)
-RETURN_ADDRESS = "上海市浦东新区示例路 88 号 售后部"
+RETURNS = ReturnAddress(
+    address={"zh": "上海市浦东新区示例路 88 号", "en": "88 Example Road, Pudong, Shanghai"},
+    recipient={"zh": "售后部", "en": "After-sales Dept."},
+    phone="021-5555-0188",
+)
 
 
 @dataclass
@@ -49,7 +53,7 @@ def make_service(db: Database, clock: FrozenClock, policy: str = "standard") -> 
     conversations = Conversations(
         policy=load_policy(policy),
         texts=texts,
-        info=ShopInfo(return_address=RETURN_ADDRESS, shop_name="Demo Shop"),
+        info=ShopInfo(RETURNS, shop_name="Demo Shop"),
     )
     units = Units(db, "Asia/Shanghai")
     work = Work(units, conversations, Clocks(texts), clock)

@@ -15,7 +15,7 @@ from storage.db import Database
 from storage.models import Case, CaseEvent, Conversation, Evidence, Order, Outbox
 from storage.models import Customer as CustomerRow
 from tests.dialogs.conftest import NOW
-from tests.dialogs.harness import RETURN_ADDRESS, Chat, make_service
+from tests.dialogs.harness import Chat, make_service
 from tests.dialogs.harness import Service as ConversationService
 from tests.dialogs.shop_data import WANG_PHONE, Shop, build_shop
 from tests.factories import make_case, make_customer, make_order
@@ -186,7 +186,8 @@ async def test_return_for_a_quality_problem_is_approved_with_instructions(servic
     await chat.press("Confirm")
     text = chat.texts_since(chat.last_out)
     assert "Approved" in text and "AS-20261126-0001" in text
-    assert RETURN_ADDRESS in text
+    assert "88 Example Road, Pudong, Shanghai" in text and "021-5555-0188" in text
+    assert "上海" not in text  # an English-speaking customer gets the English address
     assert "Shipping: paid by us" in text
     [case] = await cases(db)
     assert (case.service, case.reason, case.status, case.outcome) == (
@@ -195,7 +196,9 @@ async def test_return_for_a_quality_problem_is_approved_with_instructions(servic
         "approved",
         "approve",
     )
-    assert case.return_address == RETURN_ADDRESS
+    assert (
+        case.return_address == "88 Example Road, Pudong, Shanghai After-sales Dept. 021-5555-0188"
+    )
     assert case.shipping_paid_by == "merchant"
     assert await count(db, Evidence) == 2
 

@@ -10,7 +10,6 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from storage.db import Database
-from storage.sqlite_driver import OneTripCursor
 
 
 @pytest.fixture
@@ -20,12 +19,6 @@ async def sqlite(tmp_path) -> Database:
         await s.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT UNIQUE)"))
     yield db
     await db.dispose()
-
-
-async def test_statements_go_through_the_one_trip_cursor(sqlite: Database):
-    async with sqlite.read() as s:
-        raw = await (await s.connection()).get_raw_connection()
-        assert isinstance(raw.dbapi_connection.cursor(), OneTripCursor)
 
 
 async def test_rows_counts_and_ids_come_back(sqlite: Database):
@@ -68,26 +61,6 @@ async def test_a_connection_given_back_inside_a_transaction_is_rolled_back(sqlit
     assert await greenlet_spawn(write_and_give_back)
     async with sqlite.transaction() as s:  # would fail "within a transaction" if left open
         assert (await s.execute(text("SELECT count(*) FROM t"))).scalar() == 0
-
-
-async def test_only_the_commit_goes_to_the_thread_and_no_rollback_after_it(
-    sqlite: Database, monkeypatch
-):
-    import aiosqlite
-
-    trips: list[str] = []
-    original = aiosqlite.Connection._execute
-
-    async def counted(self, fn, *args, **kwargs):
-        trips.append(getattr(fn, "__name__", "?"))
-        return await original(self, fn, *args, **kwargs)
-
-    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
-    async with sqlite.transaction() as s:
-        await s.execute(text("INSERT INTO t (v) VALUES ('a')"))
-    # BEGIN and INSERT ran on the loop's thread; COMMIT (maybe a checkpoint) went to aiosqlite's
-    # thread; the pool sent no ROLLBACK after it.
-    assert trips == ["commit"]
 
 
 async def test_the_write_lock_is_taken_with_the_first_statement(sqlite: Database, tmp_path):

@@ -75,6 +75,7 @@ def _cases_up() -> None:
         batch_op.create_check_constraint(op.f("ck_cases_status"), _one_of("status", STATUSES))
         batch_op.create_check_constraint(op.f("ck_cases_service"), _one_of("service", SERVICES))
         batch_op.create_check_constraint(op.f("ck_cases_reason"), _one_of("reason", REASONS))
+        batch_op.create_index("ix_cases_topic", ["agent_chat_id", "topic_id"], unique=False)
         batch_op.create_check_constraint(
             op.f("ck_cases_request_names_its_item"),
             "kind = 'question' OR (order_id IS NOT NULL AND item_id IS NOT NULL"
@@ -186,6 +187,7 @@ def downgrade() -> None:
         op.execute(f"DELETE FROM {table} WHERE case_id IN ({questions})")
     op.execute("DELETE FROM cases WHERE kind = 'question'")
     with op.batch_alter_table("cases", schema=None) as batch_op:
+        batch_op.drop_index("ix_cases_topic")
         for name in ("request_names_its_item", "reason", "service", "status", "kind"):
             batch_op.drop_constraint(op.f(f"ck_cases_{name}"), type_="check")
         for name in ("order_id", "item_id"):
