@@ -30,8 +30,7 @@ async def ask_service(turn: Turn) -> None:
     offered = [o for o in options if o.available]
     refused = [o for o in options if not o.available]
     rows: Options = [
-        [(turn.label("labels/service", service=o.service, deadline=o.deadline), o.service)]
-        for o in offered
+        [(turn.label("labels/service", service=o.service), o.service)] for o in offered
     ]
     if not offered:
         rows.append([(turn.label("labels/human"), "human")])

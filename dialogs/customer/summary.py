@@ -177,6 +177,7 @@ def _say_decided(
         phone=turn.info.returns.phone,
         conditions=packing,
         person_asked=person_asked,
+        return_method=decision.explanation.values.get("return_method"),
         exchange_for=turn.draft.exchange_for,
         exchange_note=turn.draft.exchange_note,
     )

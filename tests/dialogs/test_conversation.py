@@ -188,7 +188,7 @@ async def test_return_for_a_quality_problem_is_approved_with_instructions(servic
     assert "Approved" in text and "AS-20261126-0001" in text
     assert "88 Example Road, Pudong, Shanghai" in text and "021-5555-0188" in text
     assert "上海" not in text  # an English-speaking customer gets the English address
-    assert "Shipping: paid by us" in text
+    assert "We pay the return postage" in text
     [case] = await cases(db)
     assert (case.service, case.reason, case.status, case.outcome) == (
         "return",
@@ -299,7 +299,7 @@ async def test_high_value_goes_to_a_person(service, shop, db):
     await quality_return_to_summary(chat, shop.orders["laptop"], "Keyboard has dead keys")
     assert "A person will decide on this request" in chat.last_text
     await chat.press("Confirm")
-    assert "A person needs to review it" in chat.texts_since(chat.last_out)
+    assert "A person from our team will review it" in chat.texts_since(chat.last_out)
     [case] = await cases(db)
     assert (case.status, case.outcome) == ("pending_review", "needs_agent")
     assert case.needs_agent_reason and "order_value" in case.needs_agent_reason
@@ -628,7 +628,7 @@ async def test_an_order_number_typed_at_the_menu_starts_a_request_for_it(service
 async def test_bad_input_in_chinese_is_answered_in_chinese(service, shop):
     chat = await identified(service, lang="zh")
     await chat.text("随便说点什么")
-    assert "请点击下面的按钮" in chat.texts_since(chat.last_out)
+    assert "请点击上面消息里的按钮" in chat.texts_since(chat.last_out)
 
 
 async def test_orders_are_newest_first_and_paginated(service, shop):
