@@ -35,11 +35,26 @@ async def ask_service(turn: Turn) -> None:
     if not offered:
         rows.append([(turn.label("labels/human"), "human")])
     rows.append(turn.back_row())
-    refused_lines = [
-        (o.service, turn.t(o.explanation.key, **o.explanation.values) if o.explanation else "")
-        for o in refused
-    ]
+    refused_lines = _why_not(turn, refused)
     turn.ask(turn.t("service/ask", item=item, offered=offered, refused=refused_lines), rows)
+
+
+def _why_not(turn: Turn, refused: list[Any]) -> list[tuple[list[str], str]]:
+    """One line per reason: services refused for the same reason share it ("return, exchange
+    and missing parts: the order has not been delivered yet"), not one line each."""
+    groups: dict[tuple[str, str], list[Any]] = {}
+    for option in refused:
+        if option.explanation is None:
+            continue
+        values = {k: v for k, v in option.explanation.values.items() if k != "service"}
+        key = (option.explanation.key, repr(sorted(values.items(), key=lambda kv: kv[0])))
+        groups.setdefault(key, []).append(option)
+    lines = []
+    for options in groups.values():
+        first = options[0].explanation
+        services = [o.service for o in options]
+        lines.append((services, turn.t(first.key, **{**first.values, "service": services})))
+    return lines
 
 
 async def on_service(turn: Turn, value: Any) -> None:

@@ -148,6 +148,8 @@ async def _submit(turn: Turn, claim: Claim, decision: Decision, *, person_asked:
     if outcome == Outcome.NEEDS_AGENT:
         answer_by = await start_first_response_clock(turn, case.id)
     turn.fire("confirmed")
+    if outcome == Outcome.NEEDS_AGENT:
+        turn.fire("ask_human")  # a person has it now: what the customer writes reaches them
     turn.edit_target = None
     packing = turn.policy.conditions(case.service or "", case.reason or "", claim.item, turn.now)
     _say_decided(turn, case, decision, goods_back, answer_by, packing, person_asked=person_asked)
