@@ -27,6 +27,7 @@ from storage.domain import LOCALES
 BABEL_LOCALES = {"zh": "zh_Hans_CN", "en": "en_US"}
 _DATETIME = {"zh_Hans_CN": "{date} {time}", "en_US": "{date}, {time}"}
 SUFFIX = ".j2"
+MAX_LABELS = 20_000  # labels kept rendered; past it the memo starts again
 
 
 class Texts:
@@ -43,6 +44,7 @@ class Texts:
         self.default_locale = default_locale if default_locale in LOCALES else "zh"
         self._envs = {loc: self._build_env(loc) for loc in LOCALES}
         self._fixed: dict[tuple[str, str], Markup] = {}
+        self._labels: dict[tuple[str, str, tuple[tuple[str, Any], ...]], str] = {}
 
     def _build_env(self, locale: str) -> Environment:
         env = Environment(
@@ -105,8 +107,18 @@ class Texts:
         return Markup(self._envs[locale].get_template(key + SUFFIX).render(**values).strip())
 
     def plain(self, locale: str, key: str, /, **values: Any) -> str:
-        """Text where Telegram parses no HTML: button labels, callback answers."""
-        return html.unescape(str(self.render(locale, key, **values)))
+        """Text where Telegram parses no HTML: button labels, callback answers. Labels come
+        back with the same few values all the time (a service, an order): kept once made."""
+        try:
+            memo_key = (locale, key, tuple(values.items()))
+            found = self._labels.get(memo_key)
+        except TypeError:  # a value that cannot be a key: rendered every time
+            return html.unescape(str(self.render(locale, key, **values)))
+        if found is None:
+            if len(self._labels) >= MAX_LABELS:
+                self._labels.clear()
+            found = self._labels[memo_key] = html.unescape(str(self.render(locale, key, **values)))
+        return found
 
     def render_message(self, locale: str, key: str, values: Mapping[str, Any]) -> str:
         return self.render(locale, key, **dict(values))
