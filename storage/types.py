@@ -40,5 +40,37 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
-# JSONB on PostgreSQL (indexable, compact), plain JSON text elsewhere.
-JSONType: TypeEngine[Any] = JSON().with_variant(JSONB(), "postgresql")
+def _without_nul(value: Any) -> Any:
+    """The value with every NUL character removed from its strings (keys included)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_nul(v) for v in value]
+    return value
+
+
+class JSONValue(TypeDecorator[Any]):
+    """JSONB on PostgreSQL (indexable, compact), plain JSON text elsewhere.
+
+    JSONB cannot hold U+0000, and anything a stranger sends may contain it: on PostgreSQL the
+    character is dropped before binding, so a hostile update is stored (and answered) instead
+    of failing the insert. SQLite keeps the value as it came.
+    """
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(JSONB())
+        return dialect.type_descriptor(JSON())
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if dialect.name == "postgresql":
+            return _without_nul(value)
+        return value
+
+
+JSONType: TypeEngine[Any] = JSONValue()
