@@ -29,15 +29,19 @@ from bot.outbox import OutboxWorker
 from bot.processor import Processor
 from bot.ratelimit import RateLimiter
 from bot.responses import KEPT  # noqa: F401  (imported for its effect: see the module)
+from bot.roles import Roles
 from bot.settings import Settings, require_link_secret, require_webhook_secret
 from bot.timers import TimerWorker
+from bot.topics import Topics
+from dialogs.agents.handler import Agents
+from dialogs.agents.topic import DeskInfo
 from dialogs.clock import Clock, SystemClock
 from dialogs.clocks import Clocks
 from dialogs.customer import COMMANDS, Conversations, ReturnAddress, ShopInfo
 from dialogs.links import LinkSigner
 from dialogs.policy import Policy, load_policy
 from dialogs.texts import Texts
-from dialogs.work import Work
+from dialogs.work import Work, agents_handler
 from storage import migrate
 from storage.db import Database
 from storage.locks import AlreadyRunning, hold_instance_lock
@@ -84,25 +88,39 @@ def build(settings: Settings, *, clock: Clock | None = None, bot: Bot | None = N
     for warning in policy.warnings:
         log.warning("policy %s: %s", policy.name, warning)
     texts = Texts(timezone=settings.timezone, default_locale=settings.default_locale)
+    desk = DeskInfo(
+        agent_chats=tuple(settings.agent_chat_ids),
+        agents=tuple(settings.agent_ids),
+        supervisors=tuple(settings.supervisor_ids),
+        locale=settings.default_locale,
+    )
+    returns = ReturnAddress(
+        address=_by_locale(settings.return_address, settings.return_address_en),
+        recipient=_by_locale(settings.return_recipient, settings.return_recipient_en),
+        phone=settings.return_phone,
+    )
     conversations = Conversations(
         policy=policy,
         texts=texts,
         info=ShopInfo(
-            returns=ReturnAddress(
-                address=_by_locale(settings.return_address, settings.return_address_en),
-                recipient=_by_locale(settings.return_recipient, settings.return_recipient_en),
-                phone=settings.return_phone,
-            ),
+            returns=returns,
             shop_name=settings.shop_name,
             links=LinkSigner(require_link_secret(settings), ttl_days=settings.link_ttl_days),
+            desk=desk,
         ),
     )
-    outbox = OutboxWorker(db, bot, limiter=RateLimiter(), clock=clock)
+    limiter = RateLimiter()
+    outbox = OutboxWorker(
+        db, bot, limiter=limiter, clock=clock, topics=Topics(db, bot, limiter, texts)
+    )
     units = Units(db, settings.timezone)
-    work = Work(units, conversations, Clocks(texts), clock, on_outbox=outbox.wake)
+    agents = Agents(texts, policy, desk, returns)
+    work = Work(units, conversations, Clocks(texts, desk), clock,
+                group=agents_handler(agents), on_outbox=outbox.wake)  # fmt: skip
     evidence = EvidenceStore(bot, settings.evidence_dir, policy.evidence_max_mb * 1024 * 1024)
+    roles = Roles(bot, desk.agents, desk.supervisors)
     processor = Processor(
-        work, units, clock, texts, evidence=evidence, bot=bot, on_outbox=outbox.wake
+        work, units, clock, texts, evidence=evidence, bot=bot, on_outbox=outbox.wake, roles=roles
     )
     timers = TimerWorker(db, clock, processor.submit_timer)
     inbox = Inbox(db, clock, processor.submit)

@@ -19,9 +19,12 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramNetworkError
 from aiogram.methods import (
     AnswerCallbackQuery,
+    CloseForumTopic,
+    CopyMessage,
     EditMessageReplyMarkup,
     EditMessageText,
     GetUpdates,
+    ReopenForumTopic,
     SendMessage,
 )
 from aiogram.methods.base import TelegramMethod
@@ -45,6 +48,18 @@ class _AnswerCallbackQuery(AnswerCallbackQuery):
     __returning__ = bool
 
 
+class _CopyMessage(CopyMessage):
+    __returning__ = dict[str, Any]  # type: ignore[assignment]
+
+
+class _CloseForumTopic(CloseForumTopic):
+    __returning__ = bool
+
+
+class _ReopenForumTopic(ReopenForumTopic):
+    __returning__ = bool
+
+
 class _GetUpdates(GetUpdates):
     # Telegram's own JSON: stored as it came; parsing every update into aiogram's models only
     # to dump it back into the inbox would cost more than handling it.
@@ -56,6 +71,7 @@ METHODS: dict[str, TelegramMethod[Any]] = {
     cls.__api_method__: cls.model_construct()
     for cls in (
         _SendMessage, _EditMessageText, _EditMessageReplyMarkup, _AnswerCallbackQuery, _GetUpdates,
+        _CopyMessage, _CloseForumTopic, _ReopenForumTopic,
     )
 }  # fmt: skip
 

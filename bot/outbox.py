@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.ratelimit import RateLimiter
 from bot.render import PayloadError, plan
+from bot.topics import Topics, lost_topic
 from dialogs.clock import Clock
 from storage.db import Database
 from storage.domain import OutboxStatus
@@ -88,8 +89,10 @@ class OutboxWorker:
         retry: RetryPolicy | None = None,
         rand: Callable[[], float] = random.random,
         worker_id: str | None = None,
+        topics: Topics | None = None,
     ) -> None:
         self.db = db
+        self.topics = topics  # rows for a case's topic in the agents' group
         self.bot = bot
         self.limiter = limiter
         self.clock = clock
@@ -260,12 +263,44 @@ class OutboxWorker:
         """Deliver a claimed row; True if the chat's next row may follow right away."""
         message_id = row.last_message_id
         payload = row.payload
-        if row.message_thread_id is not None:
-            payload = {**payload, "message_thread_id": row.message_thread_id}
-        try:
-            steps = plan(payload)
-        except Exception as error:
-            return await self._failed_call(row, error)
+        merged: tuple[OutboxRow, ...] = ()
+        remade = False  # a deleted topic is made again once per row
+        while True:
+            if "topic" in payload and self.topics is not None:
+                try:
+                    prepared = await self.topics.prepare(row, self.clock.now())
+                except Exception as error:
+                    return await self._failed_call(row, error)
+                if prepared.payload is None:  # superseded by a newer row: nothing to send
+                    await self._record(None, sent=(row.id, self.clock.now(), None))
+                    return True
+                payload, merged = prepared.payload, prepared.merged
+            elif row.message_thread_id is not None:
+                payload = {**payload, "message_thread_id": row.message_thread_id}
+            try:
+                message_id = await self._steps(row, payload, message_id)
+            except Exception as error:
+                if not remade and self.topics is not None and lost_topic(error):
+                    remade = True
+                    await self.topics.forget(row)
+                    payload = row.payload
+                    continue
+                return await self._failed_call(row, error)
+            break
+        now = self.clock.now()
+        if merged:  # the rows that left with this one are done with it, in one commit
+            done = [(row.id, now, message_id), *((m.id, now, message_id) for m in merged)]
+            await self._record(functools.partial(_mark_all_sent, done))
+        else:
+            await self._record(None, sent=(row.id, now, message_id))
+        if self.topics is not None and "topic" in payload:
+            await self.topics.sent(row, payload, message_id)
+        return True
+
+    async def _steps(self, row: OutboxRow, payload: dict[str, object], message_id: int | None
+                     ) -> int | None:  # fmt: skip
+        """Run the payload's steps not yet done; the id of the last message they left."""
+        steps = plan(payload)
         for index in range(row.steps_done, len(steps)):
             step = steps[index]
             if step.flood_limited:
@@ -276,17 +311,13 @@ class OutboxWorker:
                     # (its progress kept) instead of leaving it to become "in doubt".
                     await self._record(functools.partial(_release, row.id))
                     raise
-            try:
-                message_id = await step.call(self.bot, message_id) or message_id
-            except Exception as error:
-                return await self._failed_call(row, error)
+            message_id = await step.call(self.bot, message_id) or message_id
             # Telegram has accepted the step: record that before anything else can go wrong.
             if index < len(steps) - 1:
                 lease_end = self.clock.now() + self.lease
                 step_done = functools.partial(_step_done, row.id, index + 1, message_id, lease_end)
                 await self._record(step_done)
-        await self._record(None, sent=(row.id, self.clock.now(), message_id))
-        return True
+        return message_id
 
     async def _record(
         self,
@@ -362,6 +393,12 @@ async def _mark_sent(
 ) -> list[None]:
     await OutboxRepo(session).mark_sent_many(rows)
     return [None] * len(rows)
+
+
+async def _mark_all_sent(
+    rows: list[tuple[int, datetime, int | None]], session: AsyncSession
+) -> None:
+    await OutboxRepo(session).mark_sent_many(rows)
 
 
 async def _step_done(

@@ -22,6 +22,7 @@ from aiogram import Bot
 
 from bot.files import EvidenceStore
 from bot.render import answer_callback
+from bot.roles import Roles
 from bot.translate import Incoming, group_event, merge_album, route, to_event
 from dialogs.clock import Clock
 from dialogs.events import CallbackAnswer, Discard, Event, Outgoing, Reply
@@ -65,8 +66,10 @@ class Processor:
         bot: Bot | None = None,
         album_wait: float = ALBUM_WAIT,
         on_outbox: Callable[[], None] | None = None,
+        roles: Roles | None = None,
     ) -> None:
         self.work = work
+        self.roles = roles
         self.batcher = Batcher(work)
         self.units = units
         self.bot = bot
@@ -85,11 +88,12 @@ class Processor:
 
     def submit(self, incoming: Incoming) -> None:
         """Queue a stored update (`route`d); call in the order the updates were stored."""
-        if incoming.private or incoming.thread_id is None:
+        if incoming.private or (incoming.thread_id is None and incoming.card_ref is None):
             self._queue(incoming.lane, incoming)
             return
-        # A forum topic's update belongs to the lane of the customer whose case it carries:
-        # found by a look-up, in arrival order (one router), before it joins that lane.
+        # A case topic's update (or a reply to a case card, a button on one) belongs to the
+        # lane of the customer whose case it is: found by a look-up, in arrival order (one
+        # router), before it joins that lane.
         self._routing.put_nowait(incoming)
         if self._router is None or self._router.done():
             self._idle.clear()
@@ -101,7 +105,9 @@ class Processor:
                 incoming = self._routing.get_nowait()
                 lane = incoming.lane
                 with contextlib.suppress(Exception):  # no case's topic: the group's own lane
-                    found = await self.units.lane_of_topic(incoming.lane, incoming.thread_id or 0)
+                    found = await self.units.lane_of_group_update(
+                        incoming.lane, incoming.thread_id, incoming.card_ref
+                    )
                     lane = found if found is not None else lane
                 self._queue(lane, incoming)
         finally:
@@ -188,6 +194,11 @@ class Processor:
         ids = tuple(p.inbox_id for p in parts)
         try:
             job = self._job(lane, parts, ids)
+            if isinstance(job.input, GroupInput) and self.roles is not None:
+                event = job.input.event
+                if event.user_id and event.kind != "unsupported":
+                    role = await self.roles.role(event.chat_id, event.user_id)
+                    job = Job(lane, GroupInput(event, role), inbox_ids=ids)
             if isinstance(job.input, CustomerInput) and job.input.event.kind == "media":
                 event = job.input.event
                 if self.evidence is not None:

@@ -5,7 +5,8 @@ one visible message (or one album) behind. The outbox worker runs the steps in o
 records its progress after each, so a retry never repeats a step Telegram already accepted.
 `deliver()` runs a whole plan at once (tools and tests).
 
-Payload kinds: message, callback_answer, photo, media_group, create_topic (see docs/outbox.md).
+Payload kinds: message, callback_answer, photo, media_group, copy, create_topic, topic_state
+(see docs/outbox.md).
 """
 
 from __future__ import annotations
@@ -106,12 +107,15 @@ def _plan_message(p: dict[str, Any]) -> list[Step]:
         markups[0] = reply
     steps: list[Step] = []
     edit_id: int | None = p.get("edit_message_id")
+    reply_to: int | None = p.get("reply_to")
     for index, (text, markup) in enumerate(zip(parts, markups, strict=True)):
         # editMessageText carries only inline keyboards: a reply keyboard needs a new message.
         if index == 0 and edit_id is not None and (markup is None or INLINE in markup):
             steps.append(_edit_text(chat_id, edit_id, text, markup, thread_id))
         else:
-            steps.append(_send_text(chat_id, text, markup, thread_id))
+            steps.append(
+                _send_text(chat_id, text, markup, thread_id, reply_to if index == 0 else None)
+            )
     if attach_inline_later:
         assert inline is not None
         steps.append(_attach_inline(chat_id, inline))
@@ -143,13 +147,17 @@ def _reply_keyboard(p: dict[str, Any]) -> ReplyMarkup | None:
     return None
 
 
-def _send_text(chat_id: int, text: str, markup: ReplyMarkup | None, thread_id: int | None) -> Step:
+def _send_text(
+    chat_id: int, text: str, markup: ReplyMarkup | None, thread_id: int | None,
+    reply_to: int | None = None,
+) -> Step:  # fmt: skip
     async def call(bot: Bot, _previous: int | None) -> int:
         message = await json_calls.call(
             bot,
             "sendMessage",
             {"chat_id": chat_id, "text": text, "message_thread_id": thread_id,
-             "parse_mode": HTML, "link_preview_options": NO_PREVIEW, "reply_markup": markup},
+             "parse_mode": HTML, "link_preview_options": NO_PREVIEW, "reply_markup": markup,
+             "reply_parameters": _reply(reply_to)},
         )  # fmt: skip
         return int(message["message_id"])
 
@@ -329,6 +337,33 @@ def _send_album(chat_id: int, items: list[dict[str, Any]], thread_id: int | None
     return Step("sendMediaGroup", call)
 
 
+def _reply(message_id: int | None) -> dict[str, Any] | None:
+    # A plain group has no topics: a case's messages reply to its card instead.
+    if message_id is None:
+        return None
+    return {"message_id": message_id, "allow_sending_without_reply": True}
+
+
+def _plan_copy(p: dict[str, Any]) -> list[Step]:
+    """A message of one chat re-sent by the bot into another (customer ↔ agents' topic)."""
+    chat_id: int = p["chat_id"]
+    params = {
+        "chat_id": chat_id,
+        "from_chat_id": p["from_chat_id"],
+        "message_id": p["message_id"],
+        "message_thread_id": p.get("message_thread_id"),
+        "reply_parameters": _reply(p.get("reply_to")),
+    }
+    if p.get("caption") is not None:
+        params |= {"caption": p["caption"], "parse_mode": HTML}
+
+    async def call(bot: Bot, _previous: int | None) -> int:
+        message = await json_calls.call(bot, "copyMessage", params)
+        return int(message["message_id"])
+
+    return [Step("copyMessage", call)]
+
+
 # --- forum topics -------------------------------------------------------------------------
 
 
@@ -347,12 +382,32 @@ def _plan_create_topic(p: dict[str, Any]) -> list[Step]:
     return [Step("createForumTopic", call)]
 
 
+def _plan_topic_state(p: dict[str, Any]) -> list[Step]:
+    """Close or reopen a case's topic (a closed case's topic is closed; news reopens it)."""
+    chat_id: int = p["chat_id"]
+    thread_id = p.get("message_thread_id")
+    method = "closeForumTopic" if p.get("closed") else "reopenForumTopic"
+
+    async def call(bot: Bot, _previous: int | None) -> None:
+        if not thread_id:
+            return  # a plain group: no topics to close
+        try:
+            await json_calls.call(bot, method, {"chat_id": chat_id, "message_thread_id": thread_id})
+        except TelegramBadRequest as error:
+            if "TOPIC_NOT_MODIFIED" not in error.message:
+                raise
+
+    return [Step(method, call, flood_limited=False)]
+
+
 _PLANNERS: dict[str, Callable[[dict[str, Any]], list[Step]]] = {
     "message": _plan_message,
     "callback_answer": _plan_callback_answer,
     "photo": _plan_photo,
     "media_group": _plan_media_group,
     "create_topic": _plan_create_topic,
+    "copy": _plan_copy,
+    "topic_state": _plan_topic_state,
 }
 
 

@@ -112,9 +112,9 @@ class Settings(BaseSettings):
     @classmethod
     def _chat_ids(cls, value: Any) -> list[int]:
         ids = _integers(value)
-        if ids is None or not all(n != 0 and abs(n) < _TELEGRAM_ID_LIMIT for n in ids):
+        if ids is None or not all(n < 0 and abs(n) < _TELEGRAM_ID_LIMIT for n in ids):
             raise ValueError(
-                f"not a Telegram chat id: {_shown(value)} "
+                f"not a Telegram group id: {_shown(value)} "
                 "(write -1001234567890, or -100123,-100456 for several groups)"
             )
         return ids

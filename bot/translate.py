@@ -24,6 +24,8 @@ class Incoming:
     media_group_id: str | None
     payload: dict[str, Any]
     thread_id: int | None = None  # the forum topic of a group update
+    # In a group: the message it replies to (a message) or carries (a button) — a case card.
+    card_ref: int | None = None
 
     @property
     def lane(self) -> int:
@@ -42,7 +44,12 @@ def route(inbox_id: int, payload: dict[str, Any]) -> Incoming:
     elif "my_chat_member" in payload:
         chat = payload["my_chat_member"].get("chat")
     query_message = (payload.get("callback_query") or {}).get("message") or {}
-    topic = (message or query_message).get("message_thread_id")
+    source = message or query_message
+    topic = source.get("message_thread_id") if source.get("is_topic_message") else None
+    if message:
+        card_ref = (message.get("reply_to_message") or {}).get("message_id")
+    else:
+        card_ref = query_message.get("message_id")
     return Incoming(
         inbox_id=inbox_id,
         chat_id=chat.get("id") if chat else None,
@@ -50,6 +57,7 @@ def route(inbox_id: int, payload: dict[str, Any]) -> Incoming:
         media_group_id=message.get("media_group_id") if message else None,
         payload=payload,
         thread_id=topic if isinstance(topic, int) else None,
+        card_ref=card_ref if isinstance(card_ref, int) else None,
     )
 
 
@@ -103,7 +111,7 @@ def group_event(inbox_id: int, payload: dict[str, Any]) -> Event | None:
             event_id=inbox_id, chat_id=chat.get("id", 0), user_id=query["from"]["id"],
             kind="button", data=query.get("data") or "", callback_id=query["id"],
             message_id=message.get("message_id"), thread_id=message.get("message_thread_id"),
-            language_code=query["from"].get("language_code"),
+            language_code=query["from"].get("language_code"), user_name=_name(query["from"]),
         )  # fmt: skip
     message = payload.get("message")
     if not message or message["chat"]["type"] not in ("group", "supergroup"):
@@ -112,7 +120,19 @@ def group_event(inbox_id: int, payload: dict[str, Any]) -> Event | None:
                                                                "type": "private"}}})  # fmt: skip
     if event is None:
         return None
-    return replace(event, chat_id=message["chat"]["id"], thread_id=message.get("message_thread_id"))
+    # In a forum, a message in a topic carries its thread id; in a plain group a reply to
+    # a case card is how an agent writes into the case.
+    thread = message.get("message_thread_id") if message.get("is_topic_message") else None
+    replied = message.get("reply_to_message") or {}
+    return replace(
+        event, chat_id=message["chat"]["id"], thread_id=thread,
+        user_name=_name(message.get("from") or {}), reply_to=replied.get("message_id"),
+    )  # fmt: skip
+
+
+def _name(user: dict[str, Any]) -> str:
+    parts = [str(user.get("first_name") or ""), str(user.get("last_name") or "")]
+    return " ".join(p for p in parts if p) or str(user.get("username") or user.get("id", ""))
 
 
 def merge_album(events: list[Event]) -> Event:

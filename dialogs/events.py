@@ -46,6 +46,8 @@ class Event:
     media: tuple[MediaFile, ...] = ()
     media_group_id: str | None = None
     language_code: str | None = None
+    user_name: str | None = None  # the sender's display name (for the agents' side)
+    reply_to: int | None = None  # the message this one replies to (a plain group's card)
     refused: str | None = None  # set by the transport: why the input was refused (too_large, ...)
     refused_values: dict[str, Any] = field(default_factory=dict)
 
@@ -98,6 +100,43 @@ class CallbackAnswer:
 
 
 @dataclass
+class Copy:
+    """A message of one chat re-sent by the bot into another (an agent's answer reaching the
+    customer: it arrives as the bot's own message)."""
+
+    chat_id: int
+    from_chat_id: int
+    message_id: int
+
+    def as_payload(self) -> dict[str, Any]:
+        return {"kind": "copy", "chat_id": self.chat_id, "from_chat_id": self.from_chat_id,
+                "message_id": self.message_id}  # fmt: skip
+
+
+@dataclass
+class TopicPost:
+    """Something for a case's topic in the agents' group. The outbox finds the topic (or
+    makes it) when the row leaves; rows of one topic that queue up may leave together."""
+
+    agent_chat_id: int
+    case_id: int
+    topic_name: str
+    payload: dict[str, Any]  # a message, copy, media_group or topic_state payload, no chat
+    locale: str = "zh"  # the agents' language (for notes the outbox adds)
+
+    def as_payload(self) -> dict[str, Any]:
+        return {**self.payload, "chat_id": self.agent_chat_id, "locale": self.locale,
+                "topic": {"case_id": self.case_id, "name": self.topic_name}}  # fmt: skip
+
+
+@dataclass
+class Resume:
+    """The customer's conversation goes back to the bot (a person is done with it)."""
+
+    chat_id: int
+
+
+@dataclass
 class Discard:
     """Stored evidence files that nothing keeps any more: deleted once the turn is committed
     (photos past the maximum, of a cancelled request, sent where no photo is asked for)."""
@@ -105,4 +144,4 @@ class Discard:
     paths: tuple[str, ...]
 
 
-Outgoing = Reply | CallbackAnswer | Discard
+Outgoing = Reply | CallbackAnswer | Discard | Copy | TopicPost | Resume

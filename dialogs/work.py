@@ -23,10 +23,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from dialogs.agents.handler import Agents, Role
 from dialogs.clock import Clock
 from dialogs.clocks import Clocks
 from dialogs.customer import Conversations, ConversationState, evidence_slots
-from dialogs.events import CallbackAnswer, Event, Outgoing, Reply
+from dialogs.events import CallbackAnswer, Copy, Event, Outgoing, Reply, Resume, TopicPost
 from dialogs.flow import State
 from storage.unit import AlreadyDone, Conflict, Unit, Units
 from storage.views import ConversationRecord, TimerView
@@ -44,9 +45,11 @@ class CustomerInput:
 
 @dataclass(frozen=True, slots=True)
 class GroupInput:
-    """Something done in a group: the agents' side (messages, buttons, commands)."""
+    """Something done in a group: the agents' side (messages, buttons, commands). `role`: what
+    the sender may do there (found out before, by bot/roles.py), None for anyone else."""
 
     event: Event
+    role: Role = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,14 +81,21 @@ class Job:
     timer_id: int | None = None
 
 
-GroupHandler = Callable[[Unit, Event], Awaitable[list[Outgoing]]]
+GroupHandler = Callable[[Unit, Event, Role], Awaitable[list[Outgoing]]]
 
 
-async def no_group_handler(_unit: Unit, event: Event) -> list[Outgoing]:
-    """Until the agents' side reads them: a group's button only has its spinner stopped."""
+async def no_group_handler(_unit: Unit, event: Event, _role: Role) -> list[Outgoing]:
+    """A shop without an agents' group: a group's button only has its spinner stopped."""
     if event.kind == "button" and event.callback_id:
         return [CallbackAnswer(event.chat_id, event.callback_id)]
     return []
+
+
+def agents_handler(agents: Agents) -> GroupHandler:
+    async def handle(unit: Unit, event: Event, role: Role) -> list[Outgoing]:
+        return await agents.handle(unit.shop, event, role, unit.now)
+
+    return handle
 
 
 class Work:
@@ -167,14 +177,34 @@ class Work:
         elif isinstance(kind, TimerInput):
             outgoing = await self.clocks.fire(kind.timer, unit.shop, unit.now)
         elif isinstance(kind, GroupInput):
-            outgoing = await self.group(unit, kind.event)
+            outgoing = await self.group(unit, kind.event, kind.role)
         else:
             await unit.note_membership(kind.chat_id, kind.blocked)
             outgoing = []
         for out in outgoing:
             if isinstance(out, Reply):
                 unit.send(out.chat_id, out.thread_id, out.as_payload())
+            elif isinstance(out, Copy):
+                unit.send(out.chat_id, None, out.as_payload())
+            elif isinstance(out, TopicPost):
+                unit.send(out.agent_chat_id, None, out.as_payload())
+            elif isinstance(out, Resume):
+                await self._resume(unit, out.chat_id, known)
         return outgoing
+
+    async def _resume(self, unit: Unit, chat_id: int, known: dict[int, ConversationRecord]
+                      ) -> None:  # fmt: skip
+        """A person is done with the customer: the bot answers the customer's chat again."""
+        record = known.get(chat_id) or (await unit.conversations([chat_id])).get(chat_id)
+        if record is None:
+            return
+        state = _state(record)
+        if state.state != State.WITH_AGENT:
+            return
+        state.state = self.conversations.flow.fire(state.state, "to_menu")
+        state.context.case_id = None
+        unit.save(record, state=state.state, context=state.context_json(), locale=state.locale,
+                  customer_id=state.customer_id, mode="bot")  # fmt: skip
 
     async def _turn(
         self, unit: Unit, event: Event, record: ConversationRecord | None

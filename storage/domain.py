@@ -92,6 +92,28 @@ class CaseStatus(StrEnum):
     DISPUTED = "disputed"
 
 
+class Desk(StrEnum):
+    """Where a case stands with the people on the shop's side (the agents' machine,
+    `dialogs/agents/desk.py`)."""
+
+    QUEUED = "queued"  # waiting for a person
+    TAKEN = "taken"  # an agent owns it
+    ASKED = "asked"  # the customer was asked for more information or evidence
+    OFFERED = "offered"  # an alternative waits for the customer's yes or no
+    DECIDED = "decided"  # approved or rejected by a person
+    RETURNED = "returned"  # handed back to the bot
+    CLOSED = "closed"
+
+
+class Dispute(StrEnum):
+    """A customer's complaint about a decision (T9 平台介入, T10), once per case."""
+
+    SUBMITTED = "submitted"
+    ACCEPTED = "accepted"
+    INVESTIGATING = "investigating"
+    RESOLVED = "resolved"
+
+
 class Actor(StrEnum):
     CUSTOMER = "customer"
     BOT = "bot"

@@ -71,6 +71,8 @@ CONVERSATION_MODES = _names(domain.ConversationMode)
 AGENT_ROLES = _names(domain.AgentRole)
 CASE_KINDS = _names(domain.CaseKind)
 CASE_STATUSES = _names(domain.CaseStatus)
+DESKS = _names(domain.Desk)
+DISPUTES = _names(domain.Dispute)
 SERVICES = _names(domain.Service)
 REASONS = _names(domain.Reason)
 
@@ -159,6 +161,8 @@ class Case(Base):
         CheckConstraint(_one_of("kind", CASE_KINDS), name="kind"),
         CheckConstraint(_one_of("status", CASE_STATUSES), name="status"),
         CheckConstraint(_one_of("outcome", OUTCOMES), name="outcome"),
+        CheckConstraint(_one_of("desk", DESKS), name="desk"),
+        CheckConstraint(_one_of("dispute", DISPUTES), name="dispute"),
         CheckConstraint(_one_of("service", SERVICES), name="service"),
         CheckConstraint(_one_of("reason", REASONS), name="reason"),
         CheckConstraint(
@@ -169,6 +173,7 @@ class Case(Base):
         CheckConstraint("quantity > 0", name="quantity"),
         Index("ix_cases_customer_created", "customer_id", "created_at"),
         Index("ix_cases_topic", "agent_chat_id", "topic_id"),  # a topic's case, for its updates
+        Index("ix_cases_card", "agent_chat_id", "card_message_id"),  # a plain group's replies
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -200,6 +205,9 @@ class Case(Base):
     # The forum topic in the agents' group that carries the case, once it has one.
     agent_chat_id: Mapped[int | None] = mapped_column(BigInteger)
     topic_id: Mapped[int | None] = mapped_column(BigInteger)
+    card_message_id: Mapped[int | None] = mapped_column(BigInteger)  # the case card there
+    desk: Mapped[str | None] = mapped_column(String(16))  # with the shop's people (Desk)
+    dispute: Mapped[str | None] = mapped_column(String(16))  # the customer's complaint
     handed_over_at: Mapped[datetime | None]  # when it went to a person
     first_response_at: Mapped[datetime | None]  # when a person first answered
     locale: Mapped[str] = mapped_column(String(5), default="zh")
@@ -320,6 +328,9 @@ class Outbox(Base):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     chat_id: Mapped[int] = mapped_column(BigInteger)
     message_thread_id: Mapped[int | None] = mapped_column(BigInteger)  # a forum topic
+    # Rows of one case's topic share a key: queued texts leave as one message, and only the
+    # newest of several card edits is sent (the agents' group has 20 messages a minute).
+    coalesce_key: Mapped[str | None] = mapped_column(String(32))
     payload: Mapped[dict[str, Any]]
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)

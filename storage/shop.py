@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.domain import Actor, CaseKind, CaseStatus, Outcome
 from storage.repos import (
+    AgentRepo,
     CaseRepo,
     CustomerRepo,
     EvidenceRepo,
@@ -22,6 +23,8 @@ from storage.repos import (
     TimerRepo,
 )
 from storage.views import (
+    CaseCard,
+    CaseEventView,
     CaseView,
     CustomerView,
     FailureCounts,
@@ -41,6 +44,7 @@ class StorageShop:
         self.evidence = EvidenceRepo(session)
         self.identification = IdentificationRepo(session)
         self.timers = TimerRepo(session)
+        self.agents = AgentRepo(session)
 
     # --- customers and identification ---------------------------------------------------------
 
@@ -176,9 +180,71 @@ class StorageShop:
         return found
 
     async def add_case_event(
-        self, case_id: int, actor: str, kind: str, data: dict[str, Any], now: datetime
-    ) -> None:
-        await self.case_repo.add_events(case_id, [(actor, kind, data)], now)
+        self, case_id: int, actor: str, kind: str, data: dict[str, Any], now: datetime,
+        actor_id: int | None = None,
+    ) -> None:  # fmt: skip
+        await self.case_repo.add_events(case_id, [(actor, kind, data)], now, actor_id)
+
+    async def case_events(self, case_id: int) -> list[CaseEventView]:
+        return [CaseEventView(e.at, e.actor, e.actor_id, e.kind, dict(e.data or {}))
+                for e in await self.case_repo.events(case_id)]  # fmt: skip
+
+    async def update_case(self, case_id: int, now: datetime, **values: Any) -> CaseView:
+        """Change the case as it stands now (versioned: a concurrent writer makes the unit
+        fail and be redone); its view after."""
+        version = await self.case_repo.version(case_id)
+        if version is None:
+            raise LookupError(f"no case {case_id}")
+        await self.case_repo.change(case_id, version, now, **values)
+        view = await self.case_repo.view(case_id)
+        assert view is not None
+        return view
+
+    async def add_evidence(self, case_id: int, files: list[dict[str, Any]], now: datetime) -> None:
+        await self.evidence.add_many(case_id, files, now)
+
+    # --- the agents' side --------------------------------------------------------------------
+
+    async def case_by_topic(self, agent_chat_id: int, topic_id: int) -> CaseView | None:
+        return await self.case_repo.by_topic(agent_chat_id, topic_id)
+
+    async def case_by_card(self, agent_chat_id: int, message_id: int) -> CaseView | None:
+        return await self.case_repo.by_card(agent_chat_id, message_id)
+
+    async def case_card(self, case_id: int) -> CaseCard | None:
+        case = await self.case_repo.view(case_id)
+        facts = await self.case_repo.card_facts(case_id)
+        if case is None or facts is None:
+            return None
+        customer = await self.customers.view(case.customer_id)
+        assert customer is not None
+        earlier = [c for c in await self.case_repo.views_for_customer(case.customer_id, 6)
+                   if c.id != case.id][:5]  # fmt: skip
+        files = [(e.kind, e.file_id) for e in await self.evidence.for_case(case_id)]
+        return CaseCard(
+            case=case, customer=customer, unit_price=facts.unit_price,
+            currency=facts.currency or "CNY", rules=list(facts.rules or []),
+            needs_agent_reason=facts.needs_agent_reason, explanation_key=facts.explanation_key,
+            explanation_values=dict(facts.explanation_values or {}),
+            details=dict(facts.details or {}), evidence=files, earlier=earlier,
+        )  # fmt: skip
+
+    async def at_the_desk(self, agent_chat_id: int, owner: int | None = None) -> list[CaseView]:
+        """Cases of the group with a person, oldest first; `owner`: one agent's (user id)."""
+        owner_id = None
+        if owner is not None:
+            agent = await self.agents.by_telegram_user(owner)
+            if agent is None:
+                return []
+            owner_id = agent.id
+        return await self.case_repo.at_the_desk(agent_chat_id, owner_id)
+
+    async def agent_id(self, user_id: int, name: str, role: str) -> int:
+        """The agent row of this Telegram user (made on their first action)."""
+        agent = await self.agents.by_telegram_user(user_id)
+        if agent is not None and agent.name == name and agent.role == role:
+            return agent.id
+        return (await self.agents.upsert(user_id, name, role)).id
 
     # --- clocks ------------------------------------------------------------------------------
 

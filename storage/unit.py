@@ -149,12 +149,15 @@ class Units:
             finally:
                 await conn.rollback()
 
-    async def lane_of_topic(self, agent_chat_id: int, topic_id: int) -> int | None:
-        """The chat of the customer whose case a forum topic carries (None: no case's)."""
+    async def lane_of_group_update(
+        self, agent_chat_id: int, topic_id: int | None, card_ref: int | None
+    ) -> int | None:
+        """The chat of the customer whose case a forum topic carries, or whose card a message
+        replies to or a button sits on (None: no case's)."""
         async with self.db.engine.connect() as conn:
             conn = await conn.execution_options(sqlite_begin="DEFERRED")
             try:
-                return await chat_of_topic(conn, agent_chat_id, topic_id)
+                return await chat_of_topic(conn, agent_chat_id, topic_id, card_ref)
             finally:
                 await conn.rollback()
 

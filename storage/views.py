@@ -71,6 +71,41 @@ class CaseView:
     locale: str = "zh"
     handed_over_at: datetime | None = None
     first_response_at: datetime | None = None
+    quantity: int = 1
+    description: str = ""
+    desk: str | None = None  # where it stands with the shop's people (storage.domain.Desk)
+    dispute: str | None = None
+    agent_chat_id: int | None = None  # the agents' group that carries it
+    topic_id: int | None = None  # its forum topic there (0: the group has no topics)
+    card_message_id: int | None = None
+    owner_id: int | None = None  # the Telegram user id of the agent who took it
+    owner_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CaseEventView:
+    at: datetime
+    actor: str
+    actor_id: int | None
+    kind: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class CaseCard:
+    """What the agents' case card shows: the case and what a person needs to decide it."""
+
+    case: CaseView
+    customer: CustomerView
+    unit_price: Decimal | None
+    currency: str
+    rules: list[str]
+    needs_agent_reason: str | None
+    explanation_key: str
+    explanation_values: dict[str, Any]
+    details: dict[str, Any]
+    evidence: list[tuple[str, str]]  # (kind, file_id)
+    earlier: list[CaseView]  # the customer's other cases, newest first
 
 
 @dataclass(frozen=True, slots=True)

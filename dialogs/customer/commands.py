@@ -3,14 +3,14 @@ and the entry point that sends everything else to the step the conversation is a
 
 from __future__ import annotations
 
-from . import identify
-from .common import ask_language, human, status
+from . import agent, identify
+from .common import MISSES_FOR_A_PERSON, ask_language, human, status
 from .describe import MAX_DESCRIPTION
 from .steps import STEPS
 from .turn import STALE, S, Turn, clean
 
 # Telegram commands that work in every state.
-COMMANDS = ("start", "menu", "cancel", "back", "status", "human", "lang", "help")
+COMMANDS = ("start", "menu", "cancel", "back", "status", "human", "complain", "lang", "help")
 DESCRIBED = (S.EVIDENCE, S.SUMMARY)  # states in which the request's description stands
 
 
@@ -32,9 +32,11 @@ async def run(turn: Turn) -> None:
     elif ev.kind == "edited":
         await _edited(turn)
     elif ev.kind == "unsupported":
-        turn.say("common/unsupported")
+        if turn.state is not S.WITH_AGENT or not await agent.unsupported(turn):
+            turn.say("common/unsupported")
     else:
         await STEPS[turn.state].on(turn, None)
+    await _count_misses(turn)
     # Files of this event that the request did not take are deleted, not left behind.
     kept = {e.get("local_path") for e in turn.draft.evidence}
     turn.discard(m.local_path for m in ev.media if m.local_path not in kept)
@@ -56,7 +58,7 @@ async def command(turn: Turn, name: str, arg: str) -> None:
         await turn.prompt()
     elif name == "lang":
         ask_language(turn)
-    elif not turn.identified and name in ("status", "human"):
+    elif not turn.identified and name in ("status", "human", "complain"):
         turn.say("common/identify_first")
         await turn.prompt()
     elif name == "status":
@@ -64,12 +66,39 @@ async def command(turn: Turn, name: str, arg: str) -> None:
         await turn.prompt()
     elif name == "human":
         await human(turn)
+    elif name == "complain":
+        await agent.complain(turn, None)
     else:
         turn.say("common/unknown_command")
         await turn.prompt()
 
 
+async def _count_misses(turn: Turn) -> None:
+    """Three inputs in a row not understood: a person takes over instead of a fourth try."""
+    if not turn.missed:
+        turn.ctx.misses = 0
+        return
+    turn.ctx.misses += 1
+    if (
+        turn.ctx.misses >= MISSES_FOR_A_PERSON
+        and turn.identified
+        and turn.state is not S.WITH_AGENT
+    ):
+        await human(turn)
+        turn.ctx.misses = 0
+
+
 async def _global_button(turn: Turn, value: str) -> None:
+    if value == "g:menu":
+        await turn.to_start(welcome=False)
+        return
+    parts = value.split(":")
+    if len(parts) == 4 and parts[1] == "offer" and parts[3].isdigit() and turn.identified:
+        await agent.offer_answer(turn, int(parts[3]), accepted=parts[2] == "yes")
+        return
+    if len(parts) == 3 and parts[1] == "complain" and parts[2].isdigit() and turn.identified:
+        await agent.complain(turn, int(parts[2]))
+        return
     _, _, locale = value.partition(":lang:")
     if locale in ("zh", "en"):
         turn.conv.locale = locale

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from dialogs.agents.escalate import start_answer_clock, to_the_desk
 from dialogs.events import Button, Reply
-from storage.views import NewQuestion
+from storage.views import CaseView, NewQuestion
 
 from .turn import S, Turn
 
@@ -49,23 +50,23 @@ async def human(turn: Turn) -> None:
     elif case.handed_over_at is None:
         case = await turn.shop.hand_over(case.id, now) or case
         await turn.shop.add_case_event(case.id, "customer", "human_requested", {}, now)
-    turn.ctx.case_id = case.id
-    deadline = await start_first_response_clock(turn, case.id)
-    if turn.state is not S.WITH_AGENT:
-        turn.fire("ask_human")
-    turn.ctx.handover_at = now.isoformat()
+    why = "misunderstood" if turn.ctx.misses >= MISSES_FOR_A_PERSON else "asked"
+    deadline = await to_person(turn, case, why)
     turn.say("human/handed_over", case=case, deadline=deadline)
     await turn.prompt()
 
 
-async def start_first_response_clock(turn: Turn, case_id: int) -> datetime | None:
-    """The answer-by time promised to the customer, kept as a timer (it fires once)."""
-    deadline = turn.policy.sla_deadline("first_reply", turn.now)
-    if deadline is not None:
-        existing = [t for t in await turn.shop.timers_of(case_id) if t.kind == "first_response"]
-        if existing:
-            return existing[0].due_at
-        await turn.shop.start_timer(
-            "first_response", deadline, turn.now, case_id=case_id, chat_id=turn.event.chat_id
-        )
+async def to_person(turn: Turn, case: CaseView, why: str) -> datetime | None:
+    """The case goes to a person: the answer-by clock starts (the time the customer is
+    promised), the agents' group gets the case, and what the customer writes reaches them."""
+    turn.ctx.case_id = case.id
+    turn.ctx.handover_at = turn.now.isoformat()
+    turn.ctx.heard = False
+    deadline = await start_answer_clock(turn.desk, turn.policy, case.id, turn.event.chat_id)
+    await to_the_desk(turn.desk, case, why)
+    if turn.state is not S.WITH_AGENT:
+        turn.fire("ask_human")
     return deadline
+
+
+MISSES_FOR_A_PERSON = 3  # inputs in a row not understood: a person takes over

@@ -68,6 +68,8 @@ class Context:
     case_id: int | None = None  # the case this conversation is about (decided, with a person)
     alternatives: list[str] = field(default_factory=list)  # offered after a refusal
     handover_at: str | None = None
+    misses: int = 0  # inputs in a row the conversation did not understand
+    heard: bool = False  # the customer was told their messages reach a person
 
     def new_draft(self) -> Draft:
         self.draft = Draft()
@@ -91,6 +93,10 @@ class Context:
                 out[name] = value
         if self.alternatives:
             out["alternatives"] = self.alternatives
+        if self.misses:
+            out["misses"] = self.misses
+        if self.heard:
+            out["heard"] = True
         return out
 
     @classmethod
@@ -108,6 +114,8 @@ class Context:
             case_id=raw.get("case_id"),
             alternatives=list(raw.get("alternatives") or []),
             handover_at=raw.get("handover_at"),
+            misses=int(raw.get("misses") or 0),
+            heard=bool(raw.get("heard")),
         )
 
 

@@ -16,7 +16,7 @@ from dialogs.policy.types import Claim, Decision
 from storage.domain import CaseStatus, Outcome
 from storage.views import CaseView, NewCase
 
-from .common import start_first_response_clock
+from .common import to_person
 from .turn import Options, Turn
 
 GOODS_COME_BACK = ("return", "exchange", "repair")
@@ -145,11 +145,10 @@ async def _submit(turn: Turn, claim: Claim, decision: Decision, *, person_asked:
         turn.now,
     )
     answer_by = None
-    if outcome == Outcome.NEEDS_AGENT:
-        answer_by = await start_first_response_clock(turn, case.id)
     turn.fire("confirmed")
     if outcome == Outcome.NEEDS_AGENT:
-        turn.fire("ask_human")  # a person has it now: what the customer writes reaches them
+        # A person has it now: what the customer writes reaches them.
+        answer_by = await to_person(turn, case, "customer_asked" if person_asked else "policy")
     turn.edit_target = None
     packing = turn.policy.conditions(case.service or "", case.reason or "", claim.item, turn.now)
     _say_decided(turn, case, decision, goods_back, answer_by, packing, person_asked=person_asked)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from dialogs.agents.topic import DeskInfo, TopicWriter
 from dialogs.events import Button, CallbackAnswer, Discard, Event, Outgoing, Reply
 from dialogs.flow import Flow, State
 from dialogs.links import LinkSigner
@@ -55,6 +56,7 @@ class ShopInfo:
     returns: ReturnAddress
     shop_name: str = ""
     links: LinkSigner | None = None
+    desk: DeskInfo = field(default_factory=DeskInfo)  # the agents' groups and people
 
 
 class Turn:
@@ -87,6 +89,12 @@ class Turn:
         self._facts: tuple[tuple[int, int], ItemFacts] | None = None
         # A pressed button's message is edited in place by the next question (no piling up).
         self.edit_target = event.message_id if event.kind == "button" else None
+        self.missed = False  # this input was not understood
+
+    @property
+    def desk(self) -> TopicWriter:
+        """Writes into the case's topic in the agents' group (same outgoing list)."""
+        return TopicWriter(self.shop, self.texts, self.info.desk, self.now, self.out)
 
     @property
     def draft(self) -> Draft:
@@ -212,6 +220,7 @@ class Turn:
     async def bad_input(self, key: str | None = None, **values: Any) -> None:
         """A short, polite word; the question stays where it is on screen (not sent again),
         unless the input was a button of it, which leaves nothing to look at."""
+        self.missed = True
         if key is not None:
             self.say(key, **values)
         elif self.event.kind == "text":

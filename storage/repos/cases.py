@@ -12,36 +12,53 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm.exc import StaleDataError
 
 from storage.domain import CaseKind, CaseStatus
-from storage.models import Case, CaseCounter, CaseEvent, Order, OrderItem
+from storage.models import Agent, Case, CaseCounter, CaseEvent, Order, OrderItem
 from storage.repos.base import Repo, dialect_insert
 from storage.views import CaseView
 
 _cases, _orders, _items = Case.__table__, Order.__table__, OrderItem.__table__
+_agents = Agent.__table__
 _events = CaseEvent.__table__
 _VIEW_COLUMNS = (
     _cases.c.id, _cases.c.case_no, _cases.c.kind, _orders.c.order_no,
     _items.c.name.label("item_name"), _cases.c.service, _cases.c.reason, _cases.c.status,
     _cases.c.outcome, _cases.c.created_at, _cases.c.deadline_at, _cases.c.customer_id,
     _cases.c.chat_id, _cases.c.order_id, _cases.c.item_id, _cases.c.locale,
-    _cases.c.handed_over_at, _cases.c.first_response_at,
+    _cases.c.handed_over_at, _cases.c.first_response_at, _cases.c.quantity,
+    _cases.c.description, _cases.c.desk, _cases.c.dispute, _cases.c.agent_chat_id,
+    _cases.c.topic_id, _cases.c.card_message_id,
+    _agents.c.telegram_user_id.label("owner_id"), _agents.c.name.label("owner_name"),
 )  # fmt: skip
 _VIEWS = select(*_VIEW_COLUMNS).select_from(
-    _cases.outerjoin(_orders, _orders.c.id == _cases.c.order_id).outerjoin(
-        _items, _items.c.id == _cases.c.item_id
-    )
+    _cases.outerjoin(_orders, _orders.c.id == _cases.c.order_id)
+    .outerjoin(_items, _items.c.id == _cases.c.item_id)
+    .outerjoin(_agents, _agents.c.id == _cases.c.assigned_agent_id)
 )
+# With a person: the agents' queue.
+AT_THE_DESK = ("queued", "taken", "asked", "offered")
 # Finished one way or another: nothing more happens to them unless disputed.
 ENDED = (CaseStatus.REJECTED, CaseStatus.CANCELLED, CaseStatus.CLOSED)
 
 
-async def chat_of_topic(conn: AsyncConnection, agent_chat_id: int, topic_id: int) -> int | None:
-    """The customer chat of the case a forum topic carries."""
-    return await conn.scalar(
-        select(_cases.c.chat_id)
-        .where(_cases.c.agent_chat_id == agent_chat_id, _cases.c.topic_id == topic_id)
-        .order_by(_cases.c.id.desc())
-        .limit(1)
-    )
+async def chat_of_topic(
+    conn: AsyncConnection, agent_chat_id: int, topic_id: int | None, card_ref: int | None
+) -> int | None:
+    """The customer chat of the case a forum topic carries (or whose card is `card_ref`)."""
+    found = None
+    if topic_id:
+        found = await conn.scalar(
+            select(_cases.c.chat_id)
+            .where(_cases.c.agent_chat_id == agent_chat_id, _cases.c.topic_id == topic_id)
+            .order_by(_cases.c.id.desc())
+            .limit(1)
+        )
+    if found is None and card_ref is not None:
+        found = await conn.scalar(
+            select(_cases.c.chat_id).where(
+                _cases.c.agent_chat_id == agent_chat_id, _cases.c.card_message_id == card_ref
+            )
+        )
+    return found
 
 
 class CaseRepo(Repo):
@@ -100,6 +117,72 @@ class CaseRepo(Repo):
             )
         ).first()
         return _view(row) if row is not None else None
+
+    async def by_topic(self, agent_chat_id: int, topic_id: int) -> CaseView | None:
+        row = (
+            await self.session.execute(
+                _VIEWS.where(_cases.c.agent_chat_id == agent_chat_id, _cases.c.topic_id == topic_id)
+                .order_by(_cases.c.id.desc())
+                .limit(1)
+            )
+        ).first()
+        return _view(row) if row is not None else None
+
+    async def by_card(self, agent_chat_id: int, message_id: int) -> CaseView | None:
+        row = (
+            await self.session.execute(
+                _VIEWS.where(
+                    _cases.c.agent_chat_id == agent_chat_id,
+                    _cases.c.card_message_id == message_id,
+                )
+            )
+        ).first()
+        return _view(row) if row is not None else None
+
+    async def at_the_desk(self, agent_chat_id: int, owner_agent_id: int | None = None,
+                          limit: int = 30) -> list[CaseView]:  # fmt: skip
+        """The group's cases with a person (or a complaint open), oldest first."""
+        stmt = _VIEWS.where(
+            _cases.c.agent_chat_id == agent_chat_id,
+            (_cases.c.desk.in_(AT_THE_DESK))
+            | (_cases.c.dispute.in_(("submitted", "accepted", "investigating"))),
+        )
+        if owner_agent_id is not None:
+            stmt = stmt.where(_cases.c.assigned_agent_id == owner_agent_id)
+        rows = await self.session.execute(
+            stmt.order_by(_cases.c.handed_over_at, _cases.c.id).limit(limit)
+        )
+        return [_view(row) for row in rows]
+
+    async def card_facts(self, case_id: int) -> Any:
+        """The columns of a case the card shows that its view leaves out."""
+        return (
+            await self.session.execute(
+                select(
+                    _cases.c.rules, _cases.c.needs_agent_reason, _cases.c.explanation_key,
+                    _cases.c.explanation_values, _cases.c.details, _items.c.unit_price,
+                    _orders.c.currency,
+                )
+                .select_from(
+                    _cases.outerjoin(_orders, _orders.c.id == _cases.c.order_id).outerjoin(
+                        _items, _items.c.id == _cases.c.item_id
+                    )
+                )
+                .where(_cases.c.id == case_id)
+            )
+        ).first()  # fmt: skip
+
+    async def set_topic(self, case_id: int, topic_id: int | None) -> None:
+        """Where the case's topic is (not versioned: only the outbox writes it, and no
+        conversation or agent reads it to decide anything)."""
+        await self.session.execute(
+            update(_cases).where(_cases.c.id == case_id).values(topic_id=topic_id)
+        )
+
+    async def set_card(self, case_id: int, message_id: int | None) -> None:
+        await self.session.execute(
+            update(_cases).where(_cases.c.id == case_id).values(card_message_id=message_id)
+        )
 
     async def change(self, case_id: int, version: int, now: datetime, **values: Any) -> int:
         """Set columns of the case as read at `version`; the new version. StaleDataError if

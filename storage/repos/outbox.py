@@ -43,6 +43,8 @@ class OutboxRow:
     lease_until: datetime | None
     steps_done: int
     last_message_id: int | None
+    coalesce_key: str | None = None
+    created_at: datetime | None = None
 
     def due(self, now: datetime) -> bool:
         return self.next_attempt_at is None or self.next_attempt_at <= now
@@ -106,9 +108,10 @@ class OutboxRepo(Repo):
         """Several messages in one statement (a turn often says two or three things)."""
         if messages:
             rows = [
-                {"chat_id": c, "message_thread_id": t, "payload": p, "created_at": at}
+                {"chat_id": c, "message_thread_id": t, "payload": p, "created_at": at,
+                 "coalesce_key": _key(p)}
                 for c, t, p in messages
-            ]
+            ]  # fmt: skip
             await self.session.execute(_ADD, rows)  # Core executemany: no ORM bookkeeping
 
     # --- what the worker reads and claims ---------------------------------------------------------
@@ -130,6 +133,19 @@ class OutboxRepo(Repo):
         params = {"chats": list(chat_ids), "now": now, "until": until, "worker": worker}
         rows = await self.session.execute(_CLAIM_HEADS, params)
         return {row.chat_id: OutboxRow(**row._mapping) for row in rows}
+
+    async def followers(self, chat_id: int, after_id: int, key: str, limit: int = 20
+                        ) -> list[OutboxRow]:  # fmt: skip
+        """Pending rows of the chat after `after_id` that share `key` (one case's topic), in
+        order: what may leave together with the head."""
+        rows = await self.session.execute(
+            select(*_COLUMNS)
+            .where(_t.c.chat_id == chat_id, _t.c.status == S.PENDING, _t.c.id > after_id,
+                   _t.c.coalesce_key == key)
+            .order_by(_t.c.id)
+            .limit(limit)
+        )  # fmt: skip
+        return [OutboxRow(**row._mapping) for row in rows]
 
     # --- what the worker records -----------------------------------------------------------------
 
@@ -202,3 +218,9 @@ class OutboxRepo(Repo):
 
     async def _set(self, outbox_id: int, **values: Any) -> None:
         await self.session.execute(update(_t).where(_t.c.id == outbox_id).values(**values))
+
+
+def _key(payload: dict[str, Any]) -> str | None:
+    """Rows for one case's topic share a key (see `followers`)."""
+    topic = payload.get("topic")
+    return f"t:{topic['case_id']}" if isinstance(topic, dict) else None

@@ -543,7 +543,9 @@ async def _state(db: Database) -> tuple[str, dict]:
     async with db.transaction() as s:
         conv = await s.scalar(select(Conversation))
         assert conv is not None
-        return conv.state, {k: v for k, v in conv.context.items() if k not in ("nonce", "opts")}
+        # What the customer's request is; the count of misunderstood inputs is not part of it.
+        skip = ("nonce", "opts", "misses")
+        return conv.state, {k: v for k, v in conv.context.items() if k not in skip}
 
 
 BAD_INPUTS = [
