@@ -38,6 +38,7 @@ from dialogs.agents.topic import DeskInfo
 from dialogs.clock import Clock, SystemClock
 from dialogs.clocks import Clocks
 from dialogs.customer import COMMANDS, Conversations, ReturnAddress, ShopInfo
+from dialogs.faq import DEFAULT_FAQ, Faq, FaqError
 from dialogs.links import LinkSigner
 from dialogs.policy import Policy, load_policy
 from dialogs.texts import Texts
@@ -107,12 +108,11 @@ def build(settings: Settings, *, clock: Clock | None = None, bot: Bot | None = N
             shop_name=settings.shop_name,
             links=LinkSigner(require_link_secret(settings), ttl_days=settings.link_ttl_days),
             desk=desk,
+            faq=load_faq(settings.faq),
         ),
     )
     limiter = RateLimiter()
-    outbox = OutboxWorker(
-        db, bot, limiter=limiter, clock=clock, topics=Topics(db, bot, limiter, texts)
-    )
+    outbox = OutboxWorker(db, bot, limiter=limiter, clock=clock, topics=Topics(db, bot, texts))
     units = Units(db, settings.timezone)
     agents = Agents(texts, policy, desk, returns)
     work = Work(units, conversations, Clocks(texts, desk), clock,
@@ -125,6 +125,17 @@ def build(settings: Settings, *, clock: Clock | None = None, bot: Bot | None = N
     timers = TimerWorker(db, clock, processor.submit_timer)
     inbox = Inbox(db, clock, processor.submit)
     return Runtime(settings, clock, db, bot, policy, texts, work, processor, outbox, timers, inbox)
+
+
+def load_faq(setting: str) -> Faq | None:
+    """The FAQ the FAQ setting names; a bad file is one sentence, not a traceback."""
+    if setting.strip().lower() == "none":
+        return None
+    path = DEFAULT_FAQ if setting.strip().lower() in ("", "default") else setting
+    try:
+        return Faq.load(path)
+    except FaqError as error:
+        raise StartupError(f"FAQ: {error}") from None
 
 
 def _by_locale(zh: str, en: str | None) -> dict[str, str]:

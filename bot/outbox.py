@@ -268,7 +268,7 @@ class OutboxWorker:
         while True:
             if "topic" in payload and self.topics is not None:
                 try:
-                    prepared = await self.topics.prepare(row, self.clock.now())
+                    prepared = await self.topics.prepare(row, self.clock.now(), self.limiter)
                 except Exception as error:
                     return await self._failed_call(row, error)
                 if prepared.payload is None:  # superseded by a newer row: nothing to send

@@ -75,6 +75,7 @@ class Settings(BaseSettings):
     return_recipient_en: str | None = "After-sales Dept."
     return_phone: str = "021-5555-0188"
     shop_name: str = "Demo Shop"
+    faq: str = "default"  # the FAQ file: "default" (faq/default.yaml), a path, or "none"
 
     @property
     def agent_chat_id(self) -> int | None:

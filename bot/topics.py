@@ -55,13 +55,13 @@ def lost_topic(error: Exception) -> bool:
 
 
 class Topics:
-    def __init__(self, db: Database, bot: Bot, limiter: RateLimiter, texts: Texts) -> None:
+    def __init__(self, db: Database, bot: Bot, texts: Texts) -> None:
         self.db = db
         self.bot = bot
-        self.limiter = limiter
         self.texts = texts
 
-    async def prepare(self, row: OutboxRow, now: datetime) -> Prepared:
+    async def prepare(self, row: OutboxRow, now: datetime, limiter: RateLimiter) -> Prepared:
+        """`limiter`: the outbox's, whose group slot a new topic takes."""
         payload = dict(row.payload)
         spec = payload["topic"]
         case_id = int(spec["case_id"])
@@ -72,7 +72,8 @@ class Topics:
         recreated = False
         if topic_id is None:
             recreated = card_id is not None  # it had a topic with a card: somebody deleted it
-            topic_id = await self._create(row.chat_id, case_id, str(spec.get("name") or "-"))
+            name = str(spec.get("name") or "-")
+            topic_id = await self._create(row.chat_id, case_id, name, limiter)
         payload["message_thread_id"] = topic_id or None
         if payload.get("edit_card"):
             if card_id is not None and not recreated:
@@ -129,12 +130,12 @@ class Topics:
             ).first()
         return (found[0], found[1]) if found is not None else None
 
-    async def _create(self, chat_id: int, case_id: int, name: str) -> int:
+    async def _create(self, chat_id: int, case_id: int, name: str, limiter: RateLimiter) -> int:
         """A new topic for the case (NO_TOPICS if the group has none); errors other than
         "not a forum" propagate, so the row is retried like any failed call."""
         if len(name) > MAX_TOPIC_NAME:
             name = name[: MAX_TOPIC_NAME - 1] + "…"
-        await self.limiter.acquire(chat_id)  # a topic's first message counts against the group
+        await limiter.acquire(chat_id)  # a topic's first message counts against the group
         try:
             topic = await self.bot.create_forum_topic(chat_id, name)
             topic_id = int(topic.message_thread_id)

@@ -31,6 +31,7 @@ class State(StrEnum):
     SUMMARY = "summary"
     CASE_DONE = "case_done"
     WITH_AGENT = "with_agent"
+    QUESTION = "question"  # a question for a person: the shop's FAQ is tried first
 
 
 S = State
@@ -77,9 +78,11 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "back", "source": S.CHOOSE_ORDER, "dest": S.MENU},
     *[{"trigger": "back", "source": here, "dest": prev} for prev, here in pairwise(REQUEST_PATH)],
     {"trigger": "back", "source": [S.MENU, S.CASE_DONE, S.WITH_AGENT], "dest": S.MENU},
+    {"trigger": "back", "source": S.QUESTION, "dest": S.MENU},
     # reachable from everywhere once the customer is known
     {"trigger": "to_menu", "source": IDENTIFIED_STATES, "dest": S.MENU},
     {"trigger": "ask_human", "source": IDENTIFIED_STATES, "dest": S.WITH_AGENT},
+    {"trigger": "ask_question", "source": IDENTIFIED_STATES, "dest": S.QUESTION},
     {"trigger": "restart", "source": list(State), "dest": S.IDENTIFY},
 ]
 

@@ -89,8 +89,8 @@ class Actions:
     async def _agent(self, event: Event, role: str) -> int:
         return await self.shop.agent_id(event.user_id, event.user_name or str(event.user_id), role)
 
-    async def _event(self, case: CaseView, kind: str, event: Event, **data: Any) -> None:
-        await self.shop.add_case_event(case.id, Actor.AGENT, kind, data, self.now, event.user_id)
+    async def _event(self, case: CaseView, what: str, event: Event, **data: Any) -> None:
+        await self.shop.add_case_event(case.id, Actor.AGENT, what, data, self.now, event.user_id)
 
     async def _edit_card(self, case: CaseView, rows: list[list[Button]]) -> None:
         found = await self.shop.case_card(case.id)
@@ -192,7 +192,7 @@ class Actions:
         found = await self.shop.case_card(case.id)
         details = {**(found.details if found else {}), "offer": offer}
         case = await self._change(case, event, desk=Desk.OFFERED.value, details=details)
-        await self._event(case, "offered", event, **offer)
+        await self._event(case, "offered", event, offer=offer)
         texts = self.writer.texts
         rows = [[
             Button(texts.plain(case.locale, "labels/accept"), f"g:offer:yes:{case.id}"),
@@ -238,6 +238,11 @@ class Actions:
             if not words:
                 return "desk/type_resolve"
             values["desk"] = Desk.DECIDED.value
+            found = await self.shop.case_card(case.id)
+            # The case stands as it did before the complaint, unless the supervisor changes it.
+            values["status"] = (found.details if found else {}).get(
+                "status_before_dispute", CaseStatus.CLOSED.value
+            )
         case = await self._change(case, event, "supervisor", **values)
         await self._event(case, f"dispute_{after}", event, text=words)
         timeline = await self.timeline(case)

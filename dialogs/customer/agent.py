@@ -92,9 +92,9 @@ async def offer_answer(turn: Turn, case_id: int, accepted: bool) -> None:
 async def complain(turn: Turn, case_id: int | None) -> None:
     """A complaint about a decision (T9 平台介入): once per case, for the supervisors."""
     case = await _own_case(turn, case_id)
-    if case is None:
+    if case is None:  # the newest decided one
         cases = [c for c in await turn.shop.cases(turn.conv.customer_id or 0, 10)
-                 if c.status in DECIDED and c.dispute is None]  # fmt: skip
+                 if c.status in DECIDED or c.dispute is not None]  # fmt: skip
         case = cases[0] if cases else None
     if case is None:
         turn.say("person/nothing_to_complain")
@@ -104,9 +104,14 @@ async def complain(turn: Turn, case_id: int | None) -> None:
         turn.say("person/complained_already", case=case)
         await turn.prompt()
         return
-    case = await turn.shop.update_case(case.id, turn.now, dispute=Dispute.SUBMITTED.value,
-                                       status=CaseStatus.DISPUTED.value)  # fmt: skip
-    await turn.shop.add_case_event(case.id, Actor.CUSTOMER, "dispute_submitted", {}, turn.now)
+    card = await turn.shop.case_card(case.id)
+    details = {**(card.details if card else {}), "status_before_dispute": case.status}
+    case = await turn.shop.update_case(
+        case.id, turn.now, dispute=Dispute.SUBMITTED.value, status=CaseStatus.DISPUTED.value,
+        details=details,
+    )  # fmt: skip
+    before = {"status_before": details["status_before_dispute"]}
+    await turn.shop.add_case_event(case.id, Actor.CUSTOMER, "dispute_submitted", before, turn.now)
     from .common import to_person
 
     deadline = await to_person(turn, case, "complaint")

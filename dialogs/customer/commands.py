@@ -79,12 +79,11 @@ async def _count_misses(turn: Turn) -> None:
         turn.ctx.misses = 0
         return
     turn.ctx.misses += 1
-    if (
-        turn.ctx.misses >= MISSES_FOR_A_PERSON
-        and turn.identified
-        and turn.state is not S.WITH_AGENT
-    ):
-        await human(turn)
+    stuck = turn.ctx.misses >= MISSES_FOR_A_PERSON
+    if stuck and turn.identified and turn.state not in (S.WITH_AGENT, S.QUESTION):
+        # No FAQ detour: the customer asked nothing, the bot failed them. The last words
+        # go with the case for the person who answers.
+        await human(turn, question=clean(turn.event.text)[:MAX_DESCRIPTION])
         turn.ctx.misses = 0
 
 

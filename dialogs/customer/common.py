@@ -30,16 +30,24 @@ async def status(turn: Turn) -> None:
     turn.say("status/list", cases=cases)
 
 
-async def human(turn: Turn) -> None:
+async def human(turn: Turn, question: str | None = None) -> None:
     """A person is asked for: about the case this conversation is about, or — with no case
-    at hand — a question of its own, so that a person has something to answer."""
+    at hand — a question of its own, so that a person has something to answer. Such a
+    question is first put to the shop's FAQ (`question` is what the customer asked there)."""
     case_id = turn.ctx.case_id
     case = await turn.shop.case(case_id) if case_id is not None else None
+    own = case is not None and case.customer_id == turn.conv.customer_id
+    if not own and question is None and turn.info.faq is not None and not turn.draft.order_id:
+        from . import question as questions
+
+        await questions.start(turn)
+        return
     draft = turn.draft
     turn.drop_draft()
     now = turn.now
+    turn.ctx.question = None
     if case is None or case.customer_id != turn.conv.customer_id:
-        note = ""
+        note = question or ""
         if draft.order_id is not None:
             order = await turn.shop.order(draft.order_id)
             note = turn.label("human/about_order", order_no=order.order_no if order else "")

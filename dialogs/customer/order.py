@@ -45,8 +45,17 @@ async def on_menu(turn: Turn, value: Any) -> None:
         # An order number typed at the menu: a request for it, without the detour.
         turn.fire("new_request")
         await _chosen(turn, order)
+    elif turn.event.kind == "text" and await _faq(turn):
+        return  # a question the shop's FAQ answers
     else:
         await turn.bad_input()
+
+
+async def _faq(turn: Turn) -> bool:
+    from .question import answer
+
+    text = clean(turn.event.text)
+    return len(text) >= 2 and await answer(turn, text[:500])
 
 
 # --- order -------------------------------------------------------------------------------------

@@ -70,6 +70,7 @@ class Context:
     handover_at: str | None = None
     misses: int = 0  # inputs in a row the conversation did not understand
     heard: bool = False  # the customer was told their messages reach a person
+    question: str | None = None  # what the customer asked, while the FAQ answers it
 
     def new_draft(self) -> Draft:
         self.draft = Draft()
@@ -97,6 +98,8 @@ class Context:
             out["misses"] = self.misses
         if self.heard:
             out["heard"] = True
+        if self.question is not None:
+            out["question"] = self.question
         return out
 
     @classmethod
@@ -116,6 +119,7 @@ class Context:
             handover_at=raw.get("handover_at"),
             misses=int(raw.get("misses") or 0),
             heard=bool(raw.get("heard")),
+            question=raw.get("question"),
         )
 
 

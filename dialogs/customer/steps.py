@@ -12,7 +12,17 @@ from typing import TYPE_CHECKING, Any
 
 from dialogs.flow import State
 
-from . import agent, conditions, describe, evidence, identify, order, request, summary
+from . import (
+    agent,
+    conditions,
+    describe,
+    evidence,
+    identify,
+    order,
+    question,
+    request,
+    summary,
+)
 
 if TYPE_CHECKING:
     from .turn import Turn
@@ -44,4 +54,5 @@ STEPS: dict[State, Step] = {
     S.SUMMARY: Step(summary.ask, summary.on),
     S.CASE_DONE: Step(summary.ask_done, summary.on_done),
     S.WITH_AGENT: Step(agent.ask, agent.on),
+    S.QUESTION: Step(question.ask, question.on),
 }

@@ -16,6 +16,7 @@ from typing import Any
 
 from dialogs.agents.topic import DeskInfo, TopicWriter
 from dialogs.events import Button, CallbackAnswer, Discard, Event, Outgoing, Reply
+from dialogs.faq import Faq
 from dialogs.flow import Flow, State
 from dialogs.links import LinkSigner
 from dialogs.policy import Policy
@@ -57,6 +58,7 @@ class ShopInfo:
     shop_name: str = ""
     links: LinkSigner | None = None
     desk: DeskInfo = field(default_factory=DeskInfo)  # the agents' groups and people
+    faq: Faq | None = None  # first-line answers, tried before a person is asked
 
 
 class Turn:
