@@ -39,6 +39,7 @@ JOIN_LIMIT = MAX_TEXT - 600  # room for the lag line and HTML of the joined text
 LAG_NOTE_AFTER = 60.0  # seconds a message waited before it says so
 LOST_TOPIC = ("message thread not found", "TOPIC_DELETED", "TOPIC_ID_INVALID")
 NOT_A_FORUM = ("not a forum", "CHAT_NOT_FORUM")
+JOINING = True  # bench/desk_bench.py turns it off to measure what joining texts is worth
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +86,7 @@ class Topics:
             followers = await self._followers(row)
             if payload.get("edit_card") and any(f.payload.get("edit_card") for f in followers):
                 return Prepared(None)  # a newer card waits behind: this one is out of date
-            if payload.get("join"):
+            if payload.get("join") and JOINING:
                 merged = _joinable(payload, followers)
                 if merged:
                     texts = [payload["text"], *(f.payload["text"] for f in merged)]
