@@ -44,6 +44,14 @@ class Actions:
         if action == "card":
             await self.writer.card(case, new=not on_card)
             return None
+        if action == "evidence":  # posted again on an agent's tap (it costs the group's budget)
+            found = await self.shop.case_card(case.id)
+            if not found or not found.evidence:
+                return "desk/no_evidence"
+            await self.writer.evidence(case, found.evidence)
+            return None
+        if action == "order":
+            return await self._suggest_order(case, words, event)
         if action in DISPUTE_ACTIONS:
             if role != "supervisor":
                 return "desk/supervisors_only"
@@ -228,6 +236,21 @@ class Actions:
         await self.writer.card(case, new=False)
         if case.chat_id is not None:
             self.writer.out.append(Resume(case.chat_id))
+
+    async def _suggest_order(self, case: CaseView, order_no: str, event: Event) -> str | None:
+        """A question about an order: the customer gets one tap that starts a request for it
+        (the bot then asks item, service, reason and evidence as for any request)."""
+        if case.kind != "question":
+            return "desk/not_now"
+        order = await self.shop.order_by_no(order_no.strip()) if order_no.strip() else None
+        if order is None or order.customer_id != case.customer_id:
+            return "desk/order_not_theirs"
+        await self._event(case, "order_suggested", event, order_no=order.order_no)
+        label = self.writer.texts.plain(case.locale, "labels/start_request")
+        self._tell(case, "person/order_suggested", [[Button(label, f"g:order:{order.id}")]],
+                   order_no=order.order_no)  # fmt: skip
+        await self.writer.say(case, "desk/order_suggested", join=True, order_no=order.order_no)
+        return None
 
     # --- complaints (supervisors) -------------------------------------------------------------
 

@@ -59,8 +59,9 @@ def card_text(texts: Texts, locale: str, card: CaseCard, answer_by: datetime | N
     )  # fmt: skip
 
 
-def buttons(texts: Texts, locale: str, case: CaseView) -> list[list[Button]]:
-    """What can be done with the case now (the desk table decides)."""
+def buttons(texts: Texts, locale: str, case: CaseView, evidence: int = 0) -> list[list[Button]]:
+    """What can be done with the case now (the desk table decides); `evidence`: how many
+    files the case has (a button posts them again)."""
 
     def b(key: str, action: str, choice: str = "") -> Button:
         return Button(texts.plain(locale, f"desk/button_{key}"), data(action, case.id, choice))
@@ -74,6 +75,8 @@ def buttons(texts: Texts, locale: str, case: CaseView) -> list[list[Button]]:
         if DESK.can(desk, "offer") and case.kind == "request":
             row.insert(0, b("offer", "offer"))
         rows.append(row)
+    if DESK.can(desk, "hand_back") and evidence:
+        rows.append([b("evidence", "evidence")])
     if DESK.can(desk, "hand_back"):
         rows.append([b("hand_back", "hand_back"), b("close", "close")])
     elif DESK.can(desk, "close"):

@@ -31,7 +31,8 @@ from .topic import DeskInfo, TopicWriter
 Role = Literal["agent", "supervisor"] | None
 NOTE_PREFIX = "//"
 COMMANDS = ("take", "approve", "reject", "offer", "ask", "note", "back", "close", "card",
-            "accept", "investigate", "resolve", "queue", "mine", "help")  # fmt: skip
+            "order", "evidence", "accept", "investigate", "resolve", "queue", "mine",
+            "help")  # fmt: skip
 # A button that needs words from the agent answers with the command to type.
 TYPED = {"ask": "desk/type_ask", "resolve": "desk/type_resolve"}
 

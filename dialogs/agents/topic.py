@@ -79,7 +79,7 @@ class TopicWriter:
         text = cards.card_text(self.texts, self.info.locale, found, answer_by)
         if mention and self.info.supervisors:
             text += "\n" + self.mentions()
-        rows = cards.buttons(self.texts, self.info.locale, found.case)
+        rows = cards.buttons(self.texts, self.info.locale, found.case, len(found.evidence))
         payload: dict[str, Any] = {
             "kind": "message",
             "text": text,

@@ -95,6 +95,11 @@ async def _global_button(turn: Turn, value: str) -> None:
     if len(parts) == 4 and parts[1] == "offer" and parts[3].isdigit() and turn.identified:
         await agent.offer_answer(turn, int(parts[3]), accepted=parts[2] == "yes")
         return
+    if len(parts) == 3 and parts[1] == "order" and parts[2].isdigit() and turn.identified:
+        # A person suggested a request for one of the customer's orders (checked: theirs).
+        turn.ctx.link_order_id = int(parts[2])
+        await identify.follow_link(turn)
+        return
     if len(parts) == 3 and parts[1] == "complain" and parts[2].isdigit() and turn.identified:
         await agent.complain(turn, int(parts[2]))
         return

@@ -383,3 +383,21 @@ async def test_thirty_escalations_at_once_keep_the_groups_limit(emulator, shop_u
     stats = emulator.emulator.rate_limits.stats
     assert stats.exceeded == 0, stats
     assert len({c.topic_id for c in await rows(shop_url, Case)}) == 30
+
+
+async def test_a_question_becomes_a_request_for_one_of_the_customers_orders(
+    emulator, shop_url, tmp_path
+):
+    async with running_bot(emulator, shop_url, tmp_path, **DESK_SETTINGS) as bot:
+        desk = make_desk(bot.emu)
+        alice = await alice_at_menu(bot.emu)
+        await alice.say("/human")
+        await alice.say("Can you engrave my name on the box I bought?", expect=2)
+        topic = await escalated(desk)
+        orders = await orders_of(shop_url, ALICE)
+        await desk.write(desk.lin, topic, "/order DD0000000000")
+        await desk.wait(lambda: "不是该客户的订单" in desk.texts(topic))
+        await desk.write(desk.lin, topic, f"/order {orders[MACBOOK]}")
+        await bot.emu.wait_until(lambda: alice.has_button("Start the request"), 10)
+        await alice.tap("Start the request")
+        assert alice.has_button("Return and refund"), alice.last.text
