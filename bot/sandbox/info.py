@@ -43,6 +43,8 @@ PERSONAS = {
     "en": Persona(7_000_000_003, CUSTOMERS[2]["name"], CUSTOMERS[2]["phone"], "en"),
 }
 AGENTS_TITLE = "售后客服 / After-sales agents"
+AGENT_NAME = "Agent Zhang"
+AGENT_ROLE = "an agent and a supervisor"
 
 HELP = """\
 Sandbox commands (anything else you type is sent to the bot as a message):
@@ -54,10 +56,29 @@ Sandbox commands (anything else you type is sent to the bot as a message):
   :album [N]     send N sample photos as one album (2-10, default 3)
   :say TEXT      send TEXT as it is (e.g. a number that would otherwise press a button)
   :lang zh|en    change your Telegram app's language (the bot's own switch is /lang)
-  :agents        what the bot posted in the agents' group, by forum topic
   :me            who you are, and the demo customers' phones and orders to try
   :help          this list
-  :quit          leave (or Ctrl-D / Ctrl-C)"""
+  :quit          leave (or Ctrl-D / Ctrl-C)
+Being the agent too (Agent Zhang, an agent and a supervisor in the agents' group):
+  :agents        become the agent: the group's topics, one per case handed to a person
+  :topic N       open topic N (or type N right after the list). What you type goes there as
+                 the agent: to the customer, or a note if it starts with //; /take /approve
+                 /reject /offer /ask /back /close /card /help are the desk's commands;
+                 N presses the card's button N. :say :photo :album work there too
+  :general       write in the group's General chat (/queue, /mine)
+  :customer      be the customer again (the prompt shows who and where you are)"""
+
+TOPIC_HINT = (
+    "You are Agent Zhang in this case's topic. What you type is sent to the customer; "
+    "a line starting with // is a note only agents see; /help lists the desk's commands; "
+    "N presses the card's button N. :agents lists the topics, :customer makes you the "
+    "customer again."
+)
+GENERAL_HINT = (
+    "You are Agent Zhang in the group's General chat: /queue lists the open cases, /mine "
+    "yours, /help the commands. :agents lists the topics, :customer makes you the customer "
+    "again."
+)
 
 
 def banner(config: SandboxConfig) -> list[str]:
@@ -71,6 +92,8 @@ def banner(config: SandboxConfig) -> list[str]:
         "type the number to press one.",
         ":contact shares your phone number, :photo sends a photo, :me lists demo orders, "
         ":help lists all commands, :quit leaves.",
+        "When a case goes to a person, :agents makes you that person (Agent Zhang, in the "
+        "agents' group); :customer makes you the customer again.",
         f"Database: {config.database} ({where}); bot log: {config.log_file}",
     ]
 

@@ -12,7 +12,15 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.emulator.state import SentMessage
-from bot.sandbox.view import BOT, INDENT, Button, Style, pressable, render_message
+from bot.sandbox.view import (
+    BOT,
+    INDENT,
+    Button,
+    Style,
+    button_lines,
+    pressable,
+    render_message,
+)
 
 
 class Pane:
@@ -36,14 +44,21 @@ class Pane:
             lines.extend(shown)
         latest_id = latest.message_id if latest else None
         if latest is not None and latest_id != self._numbered and not shown_latest:
-            lines.append(self.style.dim(INDENT + "buttons to press now (an earlier message's):"))
-            lines.extend(render_message(latest, self.style, numbered=self.buttons)[1:])
+            first = (latest.text or "").strip().splitlines()[:1]
+            under = f", under “{_shortened(first[0])}”" if first else ""
+            lines.append(self.style.dim(f"{INDENT}buttons to press now{under}:"))
+            lines.extend(button_lines(latest, self.style, self.buttons))
         self._numbered = latest_id
         return lines
 
     def news(self) -> int:
         """How many messages the next look would print (new or edited), without looking."""
         return sum(_is_news(m, self._seen.get(m.message_id)) for m in self._messages())
+
+    @property
+    def looked(self) -> bool:
+        """Whether a look has shown anything here yet."""
+        return bool(self._seen)
 
     def has_seen(self, message: SentMessage) -> bool:
         return message.message_id in self._seen
@@ -64,6 +79,10 @@ class Pane:
             first = (message.text or "").splitlines()[:1]
             return [BOT + self.style.dim(f"(deleted: {first[0] if first else 'a message'})")]
         return render_message(message, self.style, edited=True, numbered=numbered)
+
+
+def _shortened(line: str, width: int = 40) -> str:
+    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 def _key(message: SentMessage) -> tuple[Any, ...]:

@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from bot.sandbox.session import SandboxSession
 
 log = logging.getLogger(__name__)
-PROMPT = "you> "
 LOOK_INTERVAL = 0.3  # how often, while you type, to look for messages nobody asked for
 
 
@@ -76,14 +75,14 @@ class Console:
         self.stream.write("\n")
         self.stream.flush()
 
-    def interrupt(self, lines: list[str]) -> None:
+    def interrupt(self, lines: list[str], prompt: str) -> None:
         """Messages that arrived while the prompt waits: print them above a fresh prompt."""
         if not self.interactive:
             self.show(lines)
             return
         self.stream.write("\r\x1b[K")
         self.show(lines)
-        self.stream.write(PROMPT + _typed_so_far())
+        self.stream.write(prompt + _typed_so_far())
         self.stream.flush()
 
 
@@ -99,13 +98,14 @@ async def chat(session: SandboxSession, console: Console, interactive: bool) -> 
     """Prompt, send, show the bot's reaction; until :quit, end of input, Ctrl-C or a crash."""
     reader = LineReader(interactive)
     while not session.finished:
-        line = await _next_line(reader, session, console)
+        prompt = session.prompt  # who you are and where: the customer, or the agent in a topic
+        line = await _next_line(reader, session, console, prompt)
         if line is None:
             if interactive:
                 console.newline()  # after ^C or ^D, leave the next output on a line of its own
             return
         if not interactive:
-            console.show([PROMPT + line])  # a transcript of piped input reads like a chat
+            console.show([prompt + line])  # a transcript of piped input reads like a chat
         try:
             console.show(await session.send_line(line))
         except Exception as exc:  # a sandbox bug must not end the chat; the bot runs on
@@ -113,8 +113,10 @@ async def chat(session: SandboxSession, console: Console, interactive: bool) -> 
             console.show([f"The sandbox could not do that: {exc!r} (details in the log)"])
 
 
-async def _next_line(reader: LineReader, session: SandboxSession, console: Console) -> str | None:
-    line_future = reader.request(PROMPT)
+async def _next_line(
+    reader: LineReader, session: SandboxSession, console: Console, prompt: str
+) -> str | None:
+    line_future = reader.request(prompt)
     stopping = asyncio.ensure_future(session.stopping.wait())
     try:
         while True:
@@ -126,6 +128,6 @@ async def _next_line(reader: LineReader, session: SandboxSession, console: Conso
                 return None
             unasked = session.collect()
             if unasked:
-                console.interrupt(unasked)
+                console.interrupt(unasked, prompt)
     finally:
         stopping.cancel()

@@ -111,6 +111,11 @@ def render_message(
     return out
 
 
+def button_lines(message: SentMessage, style: Style, numbered: list[Button]) -> list[str]:
+    """Only the message's inline buttons, numbered (the text was shown before)."""
+    return [INDENT + row for row in _button_rows(message, style, numbered)]
+
+
 def _button_rows(message: SentMessage, style: Style, numbered: list[Button] | None) -> list[str]:
     numbers = {b.callback_data: i for i, b in enumerate(numbered or [], start=1)}
     rows = []

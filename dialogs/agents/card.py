@@ -6,6 +6,7 @@ after its first character, the phone number except its last four digits.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 
 from dialogs.events import Button
@@ -54,9 +55,26 @@ def card_text(texts: Texts, locale: str, card: CaseCard, answer_by: datetime | N
         texts.render(
             locale, "desk/card", c=card, case=card.case, phone=masked_phone(card.customer.phone),
             name=masked_name(card.customer.name), answer_by=answer_by,
+            why=_why(texts, locale, card),
             price=(card.unit_price * card.case.quantity) if card.unit_price is not None else None,
         )
     )  # fmt: skip
+
+
+def _why(texts: Texts, locale: str, card: CaseCard) -> str:
+    """Why a person decides, in the agents' words: the policy's own explanation (what the
+    customer was told), else the rules that sent it."""
+    if card.case.outcome != "needs_agent" or not card.explanation_key:
+        return ""
+    values = dict(card.explanation_values)
+    for key, value in values.items():  # stored as JSON: instants come back as text
+        if isinstance(value, str) and len(value) >= 19 and value[4:5] == "-" and "T" in value:
+            with contextlib.suppress(ValueError):
+                values[key] = datetime.fromisoformat(value)
+    try:
+        return texts.plain(locale, card.explanation_key, **values)
+    except Exception:  # an explanation of an older version: its rule ids say enough
+        return card.needs_agent_reason or ""
 
 
 def buttons(texts: Texts, locale: str, case: CaseView, evidence: int = 0) -> list[list[Button]]:
