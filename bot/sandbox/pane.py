@@ -45,8 +45,8 @@ class Pane:
         latest_id = latest.message_id if latest else None
         if latest is not None and latest_id != self._numbered and not shown_latest:
             first = (latest.text or "").strip().splitlines()[:1]
-            under = f", under “{_shortened(first[0])}”" if first else ""
-            lines.append(self.style.dim(f"{INDENT}buttons to press now{under}:"))
+            under = f" (under: {_shortened(first[0])})" if first else ""
+            lines.append(self.style.dim(f"{INDENT}buttons to press now{under}"))
             lines.extend(button_lines(latest, self.style, self.buttons))
         self._numbered = latest_id
         return lines
@@ -81,7 +81,7 @@ class Pane:
         return render_message(message, self.style, edited=True, numbered=numbered)
 
 
-def _shortened(line: str, width: int = 40) -> str:
+def _shortened(line: str, width: int = 30) -> str:
     return line if len(line) <= width else line[: width - 1] + "…"
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -40,6 +41,7 @@ from bot.sandbox.pane import Pane
 from bot.sandbox.samples import photos
 from bot.sandbox.view import Button, Style, toast
 from bot.settings import Settings
+from dialogs.agents.handler import NOTE_PREFIX
 from storage import migrate
 from storage.demo import load_demo
 from storage.models import Case, Inbox, Outbox
@@ -144,7 +146,12 @@ class SandboxSession:
                 raise RuntimeError("the bot stopped during start-up")
 
     def _settings(self) -> Settings:
+        # The agents speak the shop's DEFAULT_LOCALE; unless it is set, the sandbox's language,
+        # so that `--language en` is English on both sides.
+        chosen = any(name.upper() == "DEFAULT_LOCALE" for name in os.environ)
+        locale = {} if chosen else {"default_locale": self.config.language}
         return Settings(
+            **locale,
             bot_token=TOKEN,
             telegram_api_base=self.server.base_url,
             database_url=self.database_url,
@@ -257,7 +264,15 @@ class SandboxSession:
         if _is_number(text) and self.buttons:
             return await self._press(int(text))
         who, where = self._speaker()
-        return await self._act(self.emu.user_sends_text(who, text, **where))
+        lines = await self._act(self.emu.user_sends_text(who, text, **where))
+        if lines or not self.agent_mode:
+            return lines
+        if self.thread == GENERAL and not text.startswith("/"):
+            return [self.style.dim("(no answer: in General the bot answers commands, such as "
+                                   "/queue, /mine and /help)")]  # fmt: skip
+        if text.startswith(NOTE_PREFIX):
+            return [self.style.dim("(a note: it stays in the topic; the customer got nothing)")]
+        return lines
 
     def _at_the_list(self) -> bool:
         return self.agent_mode and self.thread is None

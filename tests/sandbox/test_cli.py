@@ -28,7 +28,7 @@ def environment(tmp_path: Path) -> dict[str, str]:
 def test_piped_stdin_chat(tmp_path: Path) -> None:
     done = subprocess.run(
         command(),
-        input=":contact\n1\n:quit\n",
+        input=":contact\n1\n:agents\n:customer\n:quit\n",
         capture_output=True,
         text=True,
         timeout=TIMEOUT,
@@ -39,15 +39,19 @@ def test_piped_stdin_chat(tmp_path: Path) -> None:
     out = done.stdout
     assert done.returncode == 0, (out, done.stderr)
     assert "After-sales bot sandbox" in out
-    assert "you> :contact\n🤖 验证成功，王小明，欢迎！" in out
+    assert "[customer] > :contact\n🤖 验证成功，王小明，欢迎！" in out
     assert "   [1] 🧾 申请售后" in out
-    assert "you> 1\n(pressed 🧾 申请售后)\n🤖 (edited) DD" in out
+    assert "[customer] > 1\n(pressed 🧾 申请售后)\n🤖 (edited) DD" in out
     assert "请选择订单" in out
-    assert "you> :quit\nStopping the bot…" in out
+    assert "[customer] > :agents\nAgents' group" in out
+    assert "[agent · topics] > :customer\nYou are 王小明, the customer, again." in out
+    assert "[customer] > :quit\nStopping the bot…" in out
     assert "\x1b[" not in out  # not a terminal: no ANSI codes
     assert "refused" not in out  # no malformed Bot API request
     assert done.stderr == ""
-    assert list(tmp_path.iterdir()) == []  # the fresh per-run folder was removed
+    # The fresh per-run folder was removed (jieba, the FAQ's word splitter, keeps its
+    # dictionary cache in the temporary folder: that is no sandbox leftover).
+    assert [p.name for p in tmp_path.iterdir() if p.name != "jieba.cache"] == []
 
 
 def test_ctrl_c_stops_the_bot_gracefully(tmp_path: Path) -> None:

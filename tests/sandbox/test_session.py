@@ -85,8 +85,12 @@ async def test_me_lists_demo_phones_and_orders_from_the_database(session: Sandbo
 
 
 async def test_sandbox_commands(session: SandboxSession) -> None:
-    assert ":album [N]" in joined(await session.send_line(":help"))
-    assert "nothing here yet" in joined(await session.send_line(":agents"))
+    help_text = joined(await session.send_line(":help"))
+    assert ":album [N]" in help_text and ":topic N" in help_text and ":customer" in help_text
+    assert "No topics yet" in joined(await session.send_line(":agents"))
+    assert session.prompt == "[agent · topics] > "
+    assert "customer, again" in joined(await session.send_line(":customer"))
+    assert session.prompt == "[customer] > "
     assert "Unknown sandbox command ':nope'" in joined(await session.send_line(":nope"))
     assert "2 to 10" in joined(await session.send_line(":album 11"))
     assert "No such file" in joined(await session.send_line(":photo /no/such.png"))
@@ -129,6 +133,30 @@ async def test_a_kept_database_resumes_the_conversation(tmp_path: Path) -> None:
         assert await second.close() == []
 
 
+async def test_a_kept_database_gives_new_topics_ids_no_old_case_had(tmp_path: Path) -> None:
+    """The bot finds a case by its topic's id: a topic of the new emulator taking the id an
+    old case's topic had would mix two cases up."""
+    first = SandboxSession(config_in(tmp_path))
+    await first.start()
+    try:
+        for line in ("/start", ":contact", "/human", "能在盒子上刻字吗？", ":agents"):
+            await first.send_line(line)
+        [old] = first.group.topics()
+    finally:
+        assert await first.close() == []
+    second = SandboxSession(config_in(tmp_path, fresh=False))
+    await second.start()
+    try:
+        await second.send_line("还在吗？")  # still with a person: relayed, the topic made again
+        listing = joined(await second.send_line(":agents"))
+        [new] = second.group.topics()
+        assert new.message_thread_id > old.message_thread_id
+        assert "[1] AS-" in listing
+        assert "还在吗？" in joined(await second.send_line("1"))
+    finally:
+        assert await second.close() == []
+
+
 async def test_messages_nobody_asked_for_edits_deletions_and_the_agents_group(
     session: SandboxSession,
 ) -> None:
@@ -147,9 +175,105 @@ async def test_messages_nobody_asked_for_edits_deletions_and_the_agents_group(
     topic = await bot.create_forum_topic(AGENTS_CHAT_ID, "AS-1 王小明")
     await bot.send_message(AGENTS_CHAT_ID, "New case", message_thread_id=topic.message_thread_id)
     note = session.collect()
-    assert note == ["📣 The bot posted 1 message(s) in the agents' group (:agents shows them)."]
-    agents = joined(await session.send_line(":agents"))
-    assert "# AS-1 王小明\n🤖 New case" in agents
+    assert note == [
+        "📣 The bot posted 1 message in the agents' group (:agents to look as the agent)."
+    ]
+    assert session.collect() == []  # said once
+    agents = await session.send_line(":agents")
+    assert "  [1] AS-1 王小明  (1 message, 1 new)" in agents
+    opened = await session.send_line("1")
+    assert opened[0] == "# AS-1 王小明  (topic 1)" and opened[-1] == "🤖 New case"
+    # As the agent, what reaches the customer is one line, and the topic shows its news.
+    await bot.send_message(chat, "Hello customer")
+    await bot.send_message(AGENTS_CHAT_ID, "More", message_thread_id=topic.message_thread_id)
+    assert session.collect() == [
+        "🤖 More",
+        "📣 The customer got 1 message (:customer shows it).",
+    ]
+    assert "🤖 Hello customer" in await session.send_line(":customer")
+
+
+async def test_the_person_at_the_keyboard_is_the_agent_too(session: SandboxSession) -> None:
+    """The whole handoff: the customer asks for a person, the agent answers in the case's
+    topic, keeps a note, closes the case on its card, and the customer sees the result."""
+    await session.send_line("/start")
+    await session.send_line(":contact")
+    assert "请用一句话描述您的问题" in joined(await session.send_line("/human"))
+    handed = joined(await session.send_line("能在盒子上刻字吗？"))  # the FAQ does not know
+    assert "已将您的问题转给客服" in handed
+
+    listing = await session.send_line(":agents")
+    assert session.prompt == "[agent · topics] > "
+    topics = [line for line in listing if line.startswith("  [") and "AS-" in line]
+    assert len(topics) == 1
+    assert topics[0].startswith("  [1] AS-") and "咨询" in topics[0] and "new" in topics[0]
+    assert any(line.startswith("  [:general] General") for line in listing)
+
+    opened = joined(await session.send_line(":topic 1"))
+    assert session.prompt.startswith("[agent · AS-") and "·" not in session.prompt[9:]
+    assert "客户描述：能在盒子上刻字吗？" in opened
+    assert "[1] 认领  [2] 同意  [3] 拒绝" in opened and "[6] 关闭" in opened
+    assert [b.label for b in session.buttons][-1] == "关闭"
+
+    replied = joined(await session.send_line("您好，可以刻字，请告诉我要刻的内容。"))
+    assert "📣 The customer got 1 message (:customer shows it)." in replied
+    assert "负责人 Agent Zhang" in replied  # answering took the case: the card says so
+    noted = await session.send_line("//客户想在盒子上刻字")
+    assert noted == ["(a note: it stays in the topic; the customer got nothing)"]
+
+    closed = await session.send_line(number_of(session, "关闭"))
+    assert closed[0] == "(pressed 关闭)"
+    assert "已完结" in joined(closed)  # the card, edited
+    assert "📣 The customer got 1 message (:customer shows it)." in closed
+    assert session.buttons == []  # a closed case's card has no buttons left
+
+    back = joined(await session.send_line(":customer"))
+    assert session.prompt == "[customer] > "
+    assert "您好，可以刻字，请告诉我要刻的内容。" in back
+    assert "刻字，已" not in back and "客户想在盒子上刻字" not in back  # the note stayed
+    assert "已关闭" in back
+
+    again = joined(await session.send_line(":agents"))
+    assert "closed" in again and "new" not in again.split("\n")[1]
+
+
+async def test_the_agent_is_told_where_nothing_can_be_written(session: SandboxSession) -> None:
+    assert await session.send_line(":topic 9") == [
+        "There is no topic 9: no case has reached the agents yet "
+        "(as the customer, /human asks for a person)."
+    ]
+    assert session.prompt == "[customer] > "  # an unknown topic leaves you where you were
+    assert "Usage: :topic N" in joined(await session.send_line(":topic x"))
+    await session.send_line(":agents")
+    for line in ("hello", "/approve", ":say hi"):
+        [hint] = await session.send_line(line)
+        assert hint.startswith("No case has reached the agents yet, so there is no topic")
+        assert ":customer" in hint and ":general" in hint
+    assert "There is no topic 1" in joined(await session.send_line("1"))
+    assert "Only the customer" in joined(await session.send_line(":contact"))
+    # General is there from the start: /queue answers in it.
+    general = await session.send_line(":general")
+    assert session.prompt == "[agent · General] > "
+    assert general[0].startswith("# General")
+    assert "🤖 没有等待客服处理的售后单。" in await session.send_line("/queue")
+    assert "no answer: in General" in joined(await session.send_line("hello"))
+
+
+async def test_the_agent_is_a_supervisor_too(session: SandboxSession) -> None:
+    assert session.runtime.settings.supervisor_ids == [session.group.agent.id]
+    await session.send_line("/start")
+    await session.send_line(":contact")
+    await session.send_line("/human")
+    await session.send_line("能在盒子上刻字吗？")
+    await session.send_line(":topic 1")
+    await session.send_line("/reject policy")
+    await session.send_line(":customer")
+    assert "投诉" in joined(await session.send_line(number_of(session, "投诉")))
+    await session.send_line(":topic 1")
+    await session.send_line("/accept")
+    resolved = joined(await session.send_line("/resolve 我们为您免费刻字"))
+    assert "只有主管" not in resolved
+    assert "我们为您免费刻字" in joined(await session.send_line(":customer"))
 
 
 async def test_malformed_requests_are_reported_at_exit(tmp_path: Path) -> None:
