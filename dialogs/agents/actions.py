@@ -24,6 +24,7 @@ GOODS_COME_BACK = ("return", "exchange", "repair")
 DISPUTE_ACTIONS = ("accept", "investigate", "resolve")
 ANSWER_CLOCKS = ["first_response", "first_response_half"]
 # Actions only the case's owner (or a supervisor) may take once somebody owns it.
+DECISIONS = ("approve", "reject", "offer")  # of a request; a question is answered instead
 OWNERS_ONLY = ("approve", "reject", "offer", "ask", "hand_back", "close")
 
 
@@ -60,6 +61,8 @@ class Actions:
             return await self._dispute(case, action, words, event)
         if not DESK.can(case.desk, action):
             return "desk/not_now"
+        if action in DECISIONS and case.kind != "request":
+            return "desk/question_no_decision"
         owner = case.owner_id
         others = owner is not None and owner != event.user_id and role != "supervisor"
         if others and (action == "take" or action in OWNERS_ONLY):

@@ -88,7 +88,10 @@ def buttons(texts: Texts, locale: str, case: CaseView, evidence: int = 0) -> lis
     desk = case.desk
     if desk in AT_THE_DESK:
         first = [b("take", "take")] if case.owner_id is None else []
-        rows.append([*first, b("approve", "approve"), b("reject", "reject")])
+        # A question has nothing to approve: it is answered, or made a request with /order.
+        decide = [b("approve", "approve"), b("reject", "reject")] if case.kind == "request" else []
+        if first or decide:
+            rows.append([*first, *decide])
         row = [b("ask", "ask")]
         if DESK.can(desk, "offer") and case.kind == "request":
             row.insert(0, b("offer", "offer"))

@@ -212,6 +212,8 @@ async def test_a_complaint_reaches_the_supervisors(emulator, shop_url, tmp_path)
         assert "complaint about request" in alice.texts() and "submitted" in alice.texts()
         await desk.wait(lambda: "客户对处理结果提出投诉" in desk.texts(topic))
         assert desk.mentioned(SUPERVISOR, topic)
+        # The card says it in Chinese.
+        await desk.wait(lambda: "投诉已提交" in (desk.card(topic).text or ""))
         await desk.write(desk.lin, topic, "/accept")
         await desk.wait(lambda: "只有主管" in desk.texts(topic))
         await desk.write(desk.boss, topic, "/accept")
@@ -220,6 +222,8 @@ async def test_a_complaint_reaches_the_supervisors(emulator, shop_url, tmp_path)
         await desk.write(desk.boss, topic, "/resolve We replace the laptop as a goodwill gesture")
         await bot.emu.wait_until(lambda: "goodwill gesture" in alice.texts(), 10)
         assert "accepted for review" in alice.last.text and "resolved" in alice.last.text
+        # One line per step of the timeline.
+        assert "\n• submitted: " in alice.last.text and "\n• resolved: " in alice.last.text
         # Once per case.
         await alice.say("/complain")
         assert "already complained" in alice.texts()
@@ -395,10 +399,17 @@ async def test_a_question_becomes_a_request_for_one_of_the_customers_orders(
         await alice.say("/human")
         await alice.say("Can you engrave my name on the box I bought?", expect=2)
         topic = await escalated(desk)
+        # Nothing to approve or refuse in a question: the card offers neither, the command says why.
+        labels = [b["text"] for b in desk.card(topic).buttons]
+        assert "同意" not in labels and "拒绝" not in labels and "认领" in labels, labels
+        await desk.write(desk.lin, topic, "/approve")
+        await desk.wait(lambda: "这是咨询，不是售后申请" in desk.texts(topic))
+        said = len(alice.messages())
         orders = await orders_of(shop_url, ALICE)
         await desk.write(desk.lin, topic, "/order DD0000000000")
         await desk.wait(lambda: "不是该客户的订单" in desk.texts(topic))
         await desk.write(desk.lin, topic, f"/order {orders[MACBOOK]}")
         await bot.emu.wait_until(lambda: alice.has_button("Start the request"), 10)
+        assert len(alice.messages()) == said + 1  # the refused /approve told her nothing
         await alice.tap("Start the request")
         assert alice.has_button("Return and refund"), alice.last.text
