@@ -39,6 +39,7 @@ from dialogs.clock import Clock, SystemClock
 from dialogs.clocks import Clocks
 from dialogs.customer import COMMANDS, Conversations, ReturnAddress, ShopInfo
 from dialogs.faq import DEFAULT_FAQ, Faq, FaqError
+from dialogs.lifecycle.steps import Lifecycle
 from dialogs.links import LinkSigner
 from dialogs.policy import Policy, load_policy
 from dialogs.texts import Texts
@@ -83,6 +84,37 @@ def build(settings: Settings, *, clock: Clock | None = None, bot: Bot | None = N
     clock = clock or SystemClock()
     db = Database(settings.database_url)
     bot = bot or make_bot(settings.bot_token.get_secret_value(), settings.telegram_api_base)  # type: ignore[union-attr]
+    shop = build_shop(settings, db, clock)
+    texts = shop.texts
+    limiter = RateLimiter()
+    outbox = OutboxWorker(db, bot, limiter=limiter, clock=clock, topics=Topics(db, bot, texts))
+    work = shop.work
+    work.on_outbox = outbox.wake
+    evidence = EvidenceStore(bot, settings.evidence_dir, shop.policy.evidence_max_mb * 1024 * 1024)
+    roles = Roles(bot, shop.desk.agents, shop.desk.supervisors)
+    processor = Processor(
+        work, shop.units, clock, texts, evidence=evidence, bot=bot, on_outbox=outbox.wake,
+        roles=roles,
+    )  # fmt: skip
+    timers = TimerWorker(db, clock, processor.submit_timer)
+    inbox = Inbox(db, clock, processor.submit)
+    return Runtime(settings, clock, db, bot, shop.policy, texts, work, processor, outbox, timers,
+                   inbox)  # fmt: skip
+
+
+@dataclass
+class Shop:
+    """What works on cases without Telegram: the bot's runtime, the CLI and the HTTP API."""
+
+    policy: Policy
+    texts: Texts
+    desk: DeskInfo
+    units: Units
+    work: Work
+    lifecycle: Lifecycle
+
+
+def build_shop(settings: Settings, db: Database, clock: Clock) -> Shop:
     policy = load_policy(settings.policy)
     # Findings about the file only: a year without a holiday schedule is logged by the
     # calendar once, when a deadline is actually counted into it, not at every start.
@@ -111,20 +143,12 @@ def build(settings: Settings, *, clock: Clock | None = None, bot: Bot | None = N
             faq=load_faq(settings.faq),
         ),
     )
-    limiter = RateLimiter()
-    outbox = OutboxWorker(db, bot, limiter=limiter, clock=clock, topics=Topics(db, bot, texts))
     units = Units(db, settings.timezone)
-    agents = Agents(texts, policy, desk, returns)
-    work = Work(units, conversations, Clocks(texts, desk), clock,
-                group=agents_handler(agents), on_outbox=outbox.wake)  # fmt: skip
-    evidence = EvidenceStore(bot, settings.evidence_dir, policy.evidence_max_mb * 1024 * 1024)
-    roles = Roles(bot, desk.agents, desk.supervisors)
-    processor = Processor(
-        work, units, clock, texts, evidence=evidence, bot=bot, on_outbox=outbox.wake, roles=roles
-    )
-    timers = TimerWorker(db, clock, processor.submit_timer)
-    inbox = Inbox(db, clock, processor.submit)
-    return Runtime(settings, clock, db, bot, policy, texts, work, processor, outbox, timers, inbox)
+    lifecycle = Lifecycle(texts, policy, desk)
+    agents = Agents(texts, policy, desk, returns, lifecycle)
+    work = Work(units, conversations, Clocks(texts, desk, lifecycle), clock,
+                group=agents_handler(agents), lifecycle=lifecycle)  # fmt: skip
+    return Shop(policy, texts, desk, units, work, lifecycle)
 
 
 def load_faq(setting: str) -> Faq | None:

@@ -12,6 +12,8 @@ from datetime import datetime
 from dialogs.agents.escalate import HALF_TIME
 from dialogs.agents.topic import DeskInfo, TopicWriter
 from dialogs.events import Outgoing, Reply
+from dialogs.lifecycle import clocks as lifecycle_clocks
+from dialogs.lifecycle.steps import Lifecycle
 from dialogs.shop import ShopPort
 from dialogs.texts import Texts
 from storage.domain import Actor, CaseStatus
@@ -23,11 +25,15 @@ AWAITING_A_PERSON = (CaseStatus.PENDING_REVIEW, CaseStatus.SUBMITTED, CaseStatus
 
 
 class Clocks:
-    def __init__(self, texts: Texts, desk: DeskInfo | None = None) -> None:
+    def __init__(self, texts: Texts, desk: DeskInfo | None = None,
+                 lifecycle: Lifecycle | None = None) -> None:  # fmt: skip
         self.texts = texts
         self.desk = desk or DeskInfo()
+        self.lifecycle = lifecycle
 
     async def fire(self, timer: TimerView, shop: ShopPort, now: datetime) -> list[Outgoing]:
+        if timer.kind in lifecycle_clocks.KINDS and self.lifecycle is not None:
+            return await lifecycle_clocks.fire(timer, shop, self.lifecycle, now)
         if timer.kind == FIRST_RESPONSE and timer.case_id is not None:
             return await self._first_response(timer.case_id, shop, now)
         if timer.kind == HALF_TIME and timer.case_id is not None:

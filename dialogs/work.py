@@ -29,8 +29,9 @@ from dialogs.clocks import Clocks
 from dialogs.customer import Conversations, ConversationState, evidence_slots
 from dialogs.events import CallbackAnswer, Copy, Event, Outgoing, Reply, Resume, TopicPost
 from dialogs.flow import State
+from dialogs.lifecycle.steps import Lifecycle, Refused, Step
 from storage.unit import AlreadyDone, Conflict, Unit, Units
-from storage.views import ConversationRecord, TimerView
+from storage.views import CaseView, ConversationRecord, TimerView
 
 log = logging.getLogger(__name__)
 RETRIES = 5
@@ -60,6 +61,15 @@ class TimerInput:
 
 
 @dataclass(frozen=True, slots=True)
+class CaseStepInput:
+    """A step of a case's life asked from outside the customer's chat: the CLI, the shop's
+    HTTP API, a carrier's tracking update. A refused step raises `Refused` and keeps nothing."""
+
+    case_id: int
+    step: Step
+
+
+@dataclass(frozen=True, slots=True)
 class MembershipInput:
     """The customer blocked the bot, or came back."""
 
@@ -67,7 +77,7 @@ class MembershipInput:
     blocked: bool
 
 
-Input = CustomerInput | GroupInput | TimerInput | MembershipInput
+Input = CustomerInput | GroupInput | TimerInput | CaseStepInput | MembershipInput
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +118,10 @@ class Work:
         *,
         group: GroupHandler = no_group_handler,
         on_outbox: Callable[[], None] | None = None,
+        lifecycle: Lifecycle | None = None,
     ) -> None:
         self.units = units
+        self.lifecycle = lifecycle
         self.conversations = conversations
         self.clocks = clocks
         self.clock = clock
@@ -178,6 +190,8 @@ class Work:
             outgoing = await self.clocks.fire(kind.timer, unit.shop, unit.now)
         elif isinstance(kind, GroupInput):
             outgoing = await self.group(unit, kind.event, kind.role)
+        elif isinstance(kind, CaseStepInput):
+            outgoing = await self._step(unit, kind)
         else:
             await unit.note_membership(kind.chat_id, kind.blocked)
             outgoing = []
@@ -191,6 +205,26 @@ class Work:
             elif isinstance(out, Resume):
                 await self._resume(unit, out.chat_id, known)
         return outgoing
+
+    async def _step(self, unit: Unit, kind: CaseStepInput) -> list[Outgoing]:
+        case = await unit.shop.case(kind.case_id)
+        if case is None or self.lifecycle is None:
+            raise Refused("no_case", case_no=str(kind.case_id))
+        outgoing: list[Outgoing] = []
+        await self.lifecycle.apply(unit.shop, case, kind.step, unit.now, outgoing)
+        return outgoing
+
+    async def step(self, case_no: str, step: Step) -> CaseView:
+        """Take a step of the case numbered `case_no` in its customer's lane; the case after.
+        `Refused` if there is no such case or the step cannot be taken (nothing is kept)."""
+        found = await self.units.case_lane(case_no.strip())
+        if found is None:
+            raise Refused("no_case", case_no=case_no)
+        case_id, lane = found
+        await self.run(Job(lane, CaseStepInput(case_id, step)))
+        view = await self.units.case_view(case_id)
+        assert view is not None
+        return view
 
     async def _resume(self, unit: Unit, chat_id: int, known: dict[int, ConversationRecord]
                       ) -> None:  # fmt: skip

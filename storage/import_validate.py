@@ -120,6 +120,8 @@ def validate_order(data: Any) -> OrderRecord | list[FieldProblem]:
     if not isinstance(currency, str) or not CURRENCY_RE.match(currency):
         check.fail("currency", f"must be a 3-letter upper-case code such as CNY (got {currency!r})")
     shipping_fee = check.money(data.get("shipping_fee"), "shipping_fee", default="0.00")
+    insured = data.get("freight_insurance")  # 运费险, optional
+    insurance = check.money(insured, "freight_insurance") if insured is not None else None
     times = {key: check.when(data, key, required=key == "placed_at") for key in _TIME_KEYS}
     items = _items(check, data.get("items"))
     _check_story(check, status, payment, times)
@@ -136,6 +138,7 @@ def validate_order(data: Any) -> OrderRecord | list[FieldProblem]:
         payment_method=payment,
         currency=str(currency),
         shipping_fee=shipping_fee,
+        freight_insurance=insurance,
         items=tuple(items),
     )
 

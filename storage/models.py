@@ -109,6 +109,7 @@ class Order(Base):
     payment_method: Mapped[str] = mapped_column(String(8))
     currency: Mapped[str] = mapped_column(String(3))
     shipping_fee: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
+    freight_insurance: Mapped[Decimal | None]  # 运费险: return shipping covered up to this
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -174,6 +175,8 @@ class Case(Base):
         Index("ix_cases_customer_created", "customer_id", "created_at"),
         Index("ix_cases_topic", "agent_chat_id", "topic_id"),  # a topic's case, for its updates
         Index("ix_cases_card", "agent_chat_id", "card_message_id"),  # a plain group's replies
+        Index("ix_cases_waybill", "waybill"),  # a number used twice; the carrier's updates
+        Index("ix_cases_status", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -195,8 +198,12 @@ class Case(Base):
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)  # what an exchange is for, ...
     shipping_paid_by: Mapped[str | None] = mapped_column(String(16))
     return_address: Mapped[str | None] = mapped_column(Text)
-    carrier: Mapped[str | None] = mapped_column(String(64))
+    carrier: Mapped[str | None] = mapped_column(String(64))  # of the parcel back to the shop
     waybill: Mapped[str | None] = mapped_column(String(64))
+    warehouse: Mapped[str | None] = mapped_column(String(64))  # where the goods go back to
+    refund_amount: Mapped[Decimal | None]
+    refunded_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
     deadline_at: Mapped[datetime | None]
     needs_agent_reason: Mapped[str | None] = mapped_column(String(200))
     assigned_agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
@@ -366,14 +373,26 @@ class Timer(Base):
 
 
 class Survey(Base):
+    """The customer's rating of a closed case: overall, then T9's three dimensions."""
+
     __tablename__ = "surveys"
-    __table_args__ = (CheckConstraint("rating BETWEEN 1 AND 5", name="rating"),)
+    __table_args__ = (
+        CheckConstraint("rating BETWEEN 1 AND 5", name="rating"),
+        CheckConstraint("attitude BETWEEN 1 AND 5", name="attitude"),
+        CheckConstraint("speed BETWEEN 1 AND 5", name="speed"),
+        CheckConstraint("result BETWEEN 1 AND 5", name="result"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), unique=True)
     asked_at: Mapped[datetime] = mapped_column(default=utcnow)
     rating: Mapped[int | None]
+    attitude: Mapped[int | None]
+    speed: Mapped[int | None]
+    result: Mapped[int | None]
     comment: Mapped[str | None] = mapped_column(Text)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))  # who had the case
+    reminded_at: Mapped[datetime | None]
     answered_at: Mapped[datetime | None]
 
 

@@ -33,6 +33,7 @@ class OrderRecord:
     currency: str
     shipping_fee: Decimal
     items: tuple[ItemRecord, ...]
+    freight_insurance: Decimal | None = None  # 运费险: return shipping covered up to this
     paid_at: datetime | None = None
     shipped_at: datetime | None = None
     delivered_at: datetime | None = None

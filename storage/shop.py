@@ -20,6 +20,7 @@ from storage.repos import (
     EvidenceRepo,
     IdentificationRepo,
     OrderRepo,
+    SurveyRepo,
     TimerRepo,
 )
 from storage.views import (
@@ -31,6 +32,7 @@ from storage.views import (
     NewCase,
     NewQuestion,
     OrderView,
+    SurveyView,
     TimerView,
 )
 
@@ -45,6 +47,7 @@ class StorageShop:
         self.identification = IdentificationRepo(session)
         self.timers = TimerRepo(session)
         self.agents = AgentRepo(session)
+        self.surveys = SurveyRepo(session)
 
     # --- customers and identification ---------------------------------------------------------
 
@@ -132,6 +135,7 @@ class StorageShop:
             details=case.details,
             shipping_paid_by=case.shipping_paid_by,
             return_address=case.return_address,
+            warehouse=case.warehouse,
             deadline_at=case.deadline_at,
             needs_agent_reason=case.needs_agent_reason,
             handed_over_at=handed_over,
@@ -167,6 +171,16 @@ class StorageShop:
         view = await self.case_repo.view(case_id)
         assert view is not None
         return view
+
+    async def case_by_no(self, case_no: str) -> CaseView | None:
+        return await self.case_repo.view_by_no(case_no)
+
+    async def cases_with_waybill(self, waybill: str) -> list[CaseView]:
+        return await self.case_repo.with_waybill(waybill)
+
+    async def cases_by_status(self, status: str | None, limit: int, offset: int = 0
+                              ) -> list[CaseView]:  # fmt: skip
+        return await self.case_repo.views_by_status(status, limit, offset)
 
     async def hand_over(self, case_id: int, now: datetime) -> CaseView | None:
         """The case goes to a person (if it is not with one already); its view after."""
@@ -267,3 +281,17 @@ class StorageShop:
 
     async def timers_of(self, case_id: int) -> list[TimerView]:
         return await self.timers.pending(case_id)
+
+    # --- the satisfaction survey -------------------------------------------------------------
+
+    async def ask_survey(self, case_id: int, now: datetime, agent_user_id: int | None = None
+                         ) -> bool:  # fmt: skip
+        """Record the survey as asked (with the agent who had the case); False if it was."""
+        agent = await self.agents.by_telegram_user(agent_user_id) if agent_user_id else None
+        return await self.surveys.ask(case_id, now, agent.id if agent else None)
+
+    async def survey(self, case_id: int) -> SurveyView | None:
+        return await self.surveys.view(case_id)
+
+    async def answer_survey(self, case_id: int, now: datetime, **values: Any) -> SurveyView | None:
+        return await self.surveys.record(case_id, now, **values)

@@ -21,12 +21,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from storage.db import Database
-from storage.repos import ConversationRepo, ConversationSave, InboxRepo, OutboxRepo, TimerRepo
+from storage.repos import (
+    CaseRepo,
+    ConversationRepo,
+    ConversationSave,
+    InboxRepo,
+    OutboxRepo,
+    TimerRepo,
+)
 from storage.repos.cases import chat_of_topic
 from storage.repos.conversations import open_conversation
 from storage.repos.outbox import NewMessage
 from storage.shop import StorageShop
-from storage.views import ConversationRecord
+from storage.views import CaseView, ConversationRecord
 
 
 class Conflict(Exception):
@@ -160,6 +167,19 @@ class Units:
                 return await chat_of_topic(conn, agent_chat_id, topic_id, card_ref)
             finally:
                 await conn.rollback()
+
+    async def case_lane(self, case_no: str) -> tuple[int, int] | None:
+        """(case id, lane) of the case numbered `case_no`: its customer's chat is the lane of
+        everything about it (a case without a chat has a lane of its own, -id)."""
+        async with self.db.read() as session:
+            case = await CaseRepo(session).view_by_no(case_no)
+        if case is None:
+            return None
+        return case.id, case.chat_id if case.chat_id is not None else -case.id
+
+    async def case_view(self, case_id: int) -> CaseView | None:
+        async with self.db.read() as session:
+            return await CaseRepo(session).view(case_id)
 
     async def fail_inputs(
         self,

@@ -45,6 +45,8 @@ class OrderView:
     payment_method: str
     currency: str
     items: tuple[ItemView, ...] = ()
+    shipping_fee: Decimal = Decimal("0.00")
+    freight_insurance: Decimal | None = None  # 运费险: return shipping covered up to this
 
     @property
     def total(self) -> Decimal:
@@ -80,6 +82,16 @@ class CaseView:
     card_message_id: int | None = None
     owner_id: int | None = None  # the Telegram user id of the agent who took it
     owner_name: str | None = None
+    # after the decision (dialogs/lifecycle)
+    shipping_paid_by: str | None = None
+    return_address: str | None = None
+    warehouse: str | None = None
+    carrier: str | None = None  # the parcel back to the shop
+    waybill: str | None = None
+    refund_amount: Decimal | None = None
+    refunded_at: datetime | None = None
+    closed_at: datetime | None = None
+    details: dict[str, Any] = field(default_factory=dict)  # exchange_for, resolution, outbound…
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +146,7 @@ class NewCase:
     conditions: list[str] = field(default_factory=list)
     evidence: list[dict[str, Any]] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)  # e.g. what an exchange is for
+    warehouse: str | None = None  # where the goods go back to (settings' WAREHOUSES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,3 +189,16 @@ class TimerView:
     case_id: int | None
     chat_id: int | None
     payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SurveyView:
+    case_id: int
+    asked_at: datetime
+    rating: int | None = None
+    attitude: int | None = None
+    speed: int | None = None
+    result: int | None = None
+    comment: str | None = None
+    reminded_at: datetime | None = None
+    answered_at: datetime | None = None

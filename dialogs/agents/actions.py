@@ -12,6 +12,9 @@ from datetime import datetime
 from typing import Any
 
 from dialogs.events import Button, Event, Reply, Resume
+from dialogs.lifecycle import clocks as lifecycle_clocks
+from dialogs.lifecycle.machine import approved_status
+from dialogs.lifecycle.steps import Lifecycle
 from dialogs.policy import Policy
 from storage.domain import Actor, CaseStatus, Desk, Dispute, Outcome
 from storage.views import CaseView
@@ -29,11 +32,13 @@ OWNERS_ONLY = ("approve", "reject", "offer", "ask", "hand_back", "close")
 
 
 class Actions:
-    def __init__(self, writer: TopicWriter, policy: Policy, returns: Any) -> None:
+    def __init__(self, writer: TopicWriter, policy: Policy, returns: Any,
+                 lifecycle: Lifecycle | None = None) -> None:  # fmt: skip
         self.writer = writer
         self.shop = writer.shop
         self.policy = policy
         self.returns = returns  # dialogs.customer.ReturnAddress, for approvals
+        self.lifecycle = lifecycle
 
     @property
     def now(self) -> datetime:
@@ -166,10 +171,11 @@ class Actions:
 
     async def _approve(self, case: CaseView, _choice: str, words: str, event: Event) -> None:
         case = await self._change(
-            case, event, desk=Desk.DECIDED.value, status=CaseStatus.APPROVED.value,
-            outcome=Outcome.APPROVE.value,
+            case, event, desk=Desk.DECIDED.value, outcome=Outcome.APPROVE.value,
+            status=approved_status(case.service, case.details.get("resolution")),
         )  # fmt: skip
         await self._event(case, "approved", event, note=words)
+        case = await lifecycle_clocks.after_step(self.shop, self.policy, case, "approve", self.now)
         self._tell_approved(case, words)
         await self._done_with(case)
 

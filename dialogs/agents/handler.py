@@ -17,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Literal
 
 from dialogs.events import CallbackAnswer, Copy, Event, Outgoing, Reply
+from dialogs.lifecycle.steps import Lifecycle
 from dialogs.policy import Policy
 from dialogs.shop import ShopPort
 from dialogs.texts import Texts
@@ -45,18 +46,20 @@ class AgentInput:
 
 class Agents:
     def __init__(self, texts: Texts, policy: Policy, info: DeskInfo,
-                 returns: object | None = None) -> None:  # fmt: skip
+                 returns: object | None = None, lifecycle: Lifecycle | None = None
+                 ) -> None:  # fmt: skip
         self.texts = texts
         self.policy = policy
         self.info = info
         self.returns = returns
+        self.lifecycle = lifecycle
 
     async def handle(self, shop: ShopPort, event: Event, role: Role,
                      now: datetime) -> list[Outgoing]:  # fmt: skip
         if event.chat_id not in self.info.agent_chats:
             return _stop_spinner(event)  # not an agents' group of this shop: nothing to do
         writer = TopicWriter(shop, self.texts, self.info, now)
-        actions = Actions(writer, self.policy, self.returns)
+        actions = Actions(writer, self.policy, self.returns, self.lifecycle)
         case = await self._case_of(shop, event)
         if event.kind == "button":
             await self._button(actions, event, role, case)

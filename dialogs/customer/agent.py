@@ -8,6 +8,8 @@ from typing import Any
 
 from dialogs.agents.desk import DESK, DISPUTE
 from dialogs.agents.escalate import to_the_desk
+from dialogs.lifecycle import clocks as lifecycle_clocks
+from dialogs.lifecycle.machine import PARTIAL_REFUND, approved_status
 from storage.domain import Actor, CaseStatus, Desk, Dispute, Outcome
 from storage.views import CaseView
 
@@ -74,10 +76,17 @@ async def offer_answer(turn: Turn, case_id: int, accepted: bool) -> None:
     trigger = "offer_accepted" if accepted else "offer_declined"
     values: dict[str, Any] = {"desk": DESK.after(case.desk, trigger)}
     if accepted:
-        values |= {"status": CaseStatus.APPROVED.value, "outcome": Outcome.APPROVE.value}
+        service, resolution = case.service, case.details.get("resolution")
         if offer.get("kind") == "service" and offer.get("service"):
-            values["service"] = offer["service"]
+            service = values["service"] = offer["service"]
+        elif offer.get("kind") == PARTIAL_REFUND:
+            resolution = PARTIAL_REFUND
+            values["details"] = {**case.details, "resolution": resolution}
+        values |= {"status": approved_status(service, resolution),
+                   "outcome": Outcome.APPROVE.value}  # fmt: skip
     case = await turn.shop.update_case(case.id, turn.now, **values)
+    if accepted:
+        case = await lifecycle_clocks.after_step(turn.shop, turn.policy, case, "approve", turn.now)
     await turn.shop.add_case_event(case.id, Actor.CUSTOMER, trigger, offer, turn.now)
     await turn.desk.say(case, f"desk/{trigger}", join=True, offer=offer)
     await turn.desk.card(case, new=False)

@@ -12,6 +12,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from dialogs.lifecycle import clocks as lifecycle_clocks
+from dialogs.lifecycle.machine import approved_status
 from dialogs.policy.types import Claim, Decision
 from storage.domain import CaseStatus, Outcome
 from storage.views import CaseView, NewCase
@@ -127,7 +129,11 @@ async def _submit(turn: Turn, claim: Claim, decision: Decision, *, person_asked:
             service=draft.service,
             reason=draft.reason,
             description=draft.description or "",
-            status=STATUS_OF[outcome].value,
+            status=(
+                approved_status(draft.service)
+                if outcome == Outcome.APPROVE
+                else STATUS_OF[outcome].value
+            ),
             outcome=outcome.value,
             rules=rules,
             explanation_key=decision.explanation.key,
@@ -144,6 +150,8 @@ async def _submit(turn: Turn, claim: Claim, decision: Decision, *, person_asked:
         ),
         turn.now,
     )
+    if outcome == Outcome.APPROVE:  # the ship-back deadline, or the shop's own clock
+        case = await lifecycle_clocks.after_step(turn.shop, turn.policy, case, "approve", turn.now)
     answer_by = None
     turn.fire("confirmed")
     if outcome == Outcome.NEEDS_AGENT:

@@ -28,6 +28,9 @@ _VIEW_COLUMNS = (
     _cases.c.description, _cases.c.desk, _cases.c.dispute, _cases.c.agent_chat_id,
     _cases.c.topic_id, _cases.c.card_message_id,
     _agents.c.telegram_user_id.label("owner_id"), _agents.c.name.label("owner_name"),
+    _cases.c.shipping_paid_by, _cases.c.return_address, _cases.c.warehouse, _cases.c.carrier,
+    _cases.c.waybill, _cases.c.refund_amount, _cases.c.refunded_at, _cases.c.closed_at,
+    _cases.c.details,
 )  # fmt: skip
 _VIEWS = select(*_VIEW_COLUMNS).select_from(
     _cases.outerjoin(_orders, _orders.c.id == _cases.c.order_id)
@@ -95,6 +98,21 @@ class CaseRepo(Repo):
     async def view_by_no(self, case_no: str) -> CaseView | None:
         row = (await self.session.execute(_VIEWS.where(_cases.c.case_no == case_no))).first()
         return _view(row) if row is not None else None
+
+    async def with_waybill(self, waybill: str) -> list[CaseView]:
+        rows = await self.session.execute(
+            _VIEWS.where(_cases.c.waybill == waybill).order_by(_cases.c.id)
+        )
+        return [_view(row) for row in rows]
+
+    async def views_by_status(self, status: str | None, limit: int, offset: int = 0
+                              ) -> list[CaseView]:  # fmt: skip
+        """Oldest first; every status when `status` is None."""
+        query = _VIEWS if status is None else _VIEWS.where(_cases.c.status == status)
+        rows = await self.session.execute(
+            query.order_by(_cases.c.created_at, _cases.c.id).limit(limit).offset(offset)
+        )
+        return [_view(row) for row in rows]
 
     async def views_for_customer(self, customer_id: int, limit: int = 10) -> list[CaseView]:
         """Newest first."""
@@ -236,4 +254,6 @@ _ADD_EVENT = insert(_events).values(
 
 
 def _view(row: Any) -> CaseView:
-    return CaseView(**row._mapping)
+    values = dict(row._mapping)
+    values["details"] = dict(values["details"] or {})
+    return CaseView(**values)

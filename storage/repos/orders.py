@@ -16,7 +16,8 @@ from storage.views import ItemView, OrderView
 
 _orders, _items = Order.__table__, OrderItem.__table__
 ORDER_FIELDS = ("id", "order_no", "customer_id", "status", "placed_at", "paid_at", "shipped_at",
-                "delivered_at", "payment_method", "currency")  # fmt: skip
+                "delivered_at", "payment_method", "currency", "shipping_fee",
+                "freight_insurance")  # fmt: skip
 ITEM_FIELDS = ("sku", "name", "category", "quantity", "unit_price")
 # Built once (its cache key too) and free of ORM bookkeeping: this runs on most turns.
 _ORDER_ROWS = (
@@ -138,6 +139,7 @@ class OrderRepo(Repo):
         order.payment_method = record.payment_method
         order.currency = record.currency
         order.shipping_fee = record.shipping_fee
+        order.freight_insurance = record.freight_insurance
         order.updated_at = now
 
         existing = {item.sku: item for item in order.items}

@@ -12,6 +12,7 @@ from dialogs.clock import FrozenClock
 from dialogs.clocks import Clocks
 from dialogs.customer import Conversations, ReturnAddress, ShopInfo
 from dialogs.events import Button, CallbackAnswer, Event, MediaFile, Outgoing, Reply
+from dialogs.lifecycle.steps import Lifecycle
 from dialogs.policy import load_policy
 from dialogs.texts import Texts
 from dialogs.work import Batcher, CustomerInput, Job, Work
@@ -50,13 +51,15 @@ class Service:
 
 def make_service(db: Database, clock: FrozenClock, policy: str = "standard") -> Service:
     texts = Texts(timezone="Asia/Shanghai")
+    profile = load_policy(policy)
     conversations = Conversations(
-        policy=load_policy(policy),
+        policy=profile,
         texts=texts,
         info=ShopInfo(RETURNS, shop_name="Demo Shop"),
     )
     units = Units(db, "Asia/Shanghai")
-    work = Work(units, conversations, Clocks(texts), clock)
+    lifecycle = Lifecycle(texts, profile)
+    work = Work(units, conversations, Clocks(texts, None, lifecycle), clock, lifecycle=lifecycle)
     return Service(work, Batcher(work), units, clock)
 
 

@@ -193,7 +193,7 @@ async def test_return_for_a_quality_problem_is_approved_with_instructions(servic
     assert (case.service, case.reason, case.status, case.outcome) == (
         "return",
         "quality",
-        "approved",
+        "awaiting_return",
         "approve",
     )
     assert (
@@ -221,7 +221,7 @@ async def test_exchange_of_some_shirts_for_size(service, shop, db):
     assert "× 2" in chat.last_text and "XL, dark blue" in chat.last_text
     await chat.press("Confirm")
     [case] = await cases(db)
-    assert (case.service, case.quantity, case.status) == ("exchange", 2, "approved")
+    assert (case.service, case.quantity, case.status) == ("exchange", 2, "awaiting_return")
     assert case.shipping_paid_by == "customer"
     assert case.details == {"exchange_for": "other_variant", "exchange_note": "XL, dark blue"}
 
@@ -254,7 +254,7 @@ async def test_repair_after_the_return_window(service, shop, db):
     await chat.press("Done")
     await chat.press("Confirm")
     [case] = await cases(db)
-    assert (case.service, case.status) == ("repair", "approved")
+    assert (case.service, case.status) == ("repair", "awaiting_return")
 
 
 async def test_refund_for_a_parcel_that_never_arrived(service, shop, db):
@@ -326,7 +326,7 @@ async def test_a_fourth_claim_in_the_lookback_goes_to_a_person(
         assert (case.status, case.outcome) == ("pending_review", "needs_agent")
         assert "repeat_claims" in (case.needs_agent_reason or "")
     else:
-        assert (case.status, case.outcome) == ("approved", "approve")
+        assert (case.status, case.outcome) == ("awaiting_return", "approve")
 
 
 async def test_refusal_offers_alternatives_and_one_tap_picks_one(service, shop, db):
@@ -349,7 +349,7 @@ async def test_refusal_offers_alternatives_and_one_tap_picks_one(service, shop, 
     await chat.press("Skip")
     await chat.press("Confirm")
     # One request, continued with the other service; a refusal is no claim against the shop.
-    assert [(c.service, c.status) for c in await cases(db)] == [("exchange", "approved")]
+    assert [(c.service, c.status) for c in await cases(db)] == [("exchange", "awaiting_return")]
 
 
 async def test_a_refused_request_can_go_to_a_person(service, shop, db):

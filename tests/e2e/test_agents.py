@@ -110,7 +110,7 @@ async def test_a_case_for_a_person_is_relayed_both_ways_and_approved(emulator, s
         assert bot.emu.unanswered_callbacks() == []
     [case] = await rows(shop_url, Case)
     assert (case.status, case.desk, case.first_response_at is not None) == (
-        "approved", "decided", True)  # fmt: skip
+        "awaiting_return", "decided", True)  # fmt: skip
     events = [(e.kind, e.actor, e.actor_id) for e in await rows(shop_url, CaseEvent)]
     assert ("note", "agent", 7001) in events and ("approved", "agent", 7001) in events
     assert len(await rows(shop_url, Evidence)) == 3  # the photo and the album's two
@@ -160,7 +160,8 @@ async def test_a_partial_refund_offered_and_accepted(emulator, shop_url, tmp_pat
         assert "you accepted the offer" in alice.texts()
         await desk.wait(lambda: "客户接受了方案" in desk.texts(topic))
     [case] = await rows(shop_url, Case)
-    assert (case.status, case.desk) == ("approved", "decided")
+    assert (case.status, case.desk) == ("approved", "decided")  # a partial refund: the item stays
+    assert case.details["resolution"] == "partial_refund"
     assert case.details["offer"] == {"kind": "partial_refund", "amount": "300"}
 
 

@@ -84,7 +84,7 @@ async def test_full_return_with_photos(emulator: EmulatorServer, shop_url, tmp_p
         assert "Approved" in alice.texts() and "AS-" in alice.texts()
         assert emu.unanswered_callbacks() == []
     [case] = await all_cases(shop_url)
-    assert (case.service, case.reason, case.status) == ("return", "quality", "approved")
+    assert (case.service, case.reason, case.status) == ("return", "quality", "awaiting_return")
     db = Database(shop_url)
     async with db.read() as s:
         [evidence] = (await s.scalars(select(Evidence))).all()
@@ -106,7 +106,7 @@ async def test_exchange_and_navigation_edits_the_menu(emulator, shop_url, tmp_pa
         await alice.tap("Confirm")
         assert "Approved" in alice.texts()
     [case] = await all_cases(shop_url)
-    assert (case.service, case.status) == ("exchange", "approved")
+    assert (case.service, case.status) == ("exchange", "awaiting_return")
 
 
 async def test_refusal_then_one_tap_alternative(emulator, shop_url, tmp_path):
@@ -126,7 +126,9 @@ async def test_refusal_then_one_tap_alternative(emulator, shop_url, tmp_path):
         for label in ("Yes", "Yes", "Skip", "Confirm"):
             await alice.tap(label)
         assert "Approved" in alice.texts()
-    assert [(c.service, c.status) for c in await all_cases(shop_url)] == [("exchange", "approved")]
+    assert [(c.service, c.status) for c in await all_cases(shop_url)] == [
+        ("exchange", "awaiting_return")
+    ]
 
 
 async def test_identification_by_order_number(emulator, shop_url, tmp_path):
