@@ -70,7 +70,7 @@ async def test_an_impossible_step_is_refused_and_changes_nothing(service: Servic
         await service.work.step(no, Step("refunded"))
     assert refused.value.code == "not_now"
     sentence = refused.value.text(service.work.conversations.texts, "en")
-    assert no in sentence and "waiting for your parcel" in sentence
+    assert no in sentence and "waiting for the customer's parcel" in sentence
     rejected = await a_case(db, "exchange", "rejected")
     with pytest.raises(Refused):
         await service.work.step(rejected, Step("shipped", carrier="sf", number="SF1234567890123"))
