@@ -3,7 +3,7 @@ and the entry point that sends everything else to the step the conversation is a
 
 from __future__ import annotations
 
-from . import agent, identify
+from . import agent, identify, survey
 from .common import MISSES_FOR_A_PERSON, ask_language, human, status
 from .describe import MAX_DESCRIPTION
 from .steps import STEPS
@@ -15,6 +15,8 @@ DESCRIBED = (S.EVIDENCE, S.SUMMARY)  # states in which the request's description
 
 
 async def run(turn: Turn) -> None:
+    if await survey.take(turn):  # the satisfaction survey's taps and comment, in any state
+        return
     ev = turn.event
     if ev.kind == "button":
         value = turn.button_value(ev.data)

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from dialogs.agents.escalate import start_answer_clock, to_the_desk
 from dialogs.events import Button, Reply
+from dialogs.lifecycle.clocks import start_review
 from storage.views import CaseView, NewQuestion
 
 from .turn import S, Turn
@@ -71,6 +72,7 @@ async def to_person(turn: Turn, case: CaseView, why: str) -> datetime | None:
     turn.ctx.handover_at = turn.now.isoformat()
     turn.ctx.heard = False
     deadline = await start_answer_clock(turn.desk, turn.policy, case.id, turn.event.chat_id)
+    await start_review(turn.shop, turn.policy, case, turn.now)  # a request's decision is due
     await to_the_desk(turn.desk, case, why)
     if turn.state is not S.WITH_AGENT:
         turn.fire("ask_human")

@@ -71,6 +71,7 @@ class Context:
     misses: int = 0  # inputs in a row the conversation did not understand
     heard: bool = False  # the customer was told their messages reach a person
     question: str | None = None  # what the customer asked, while the FAQ answers it
+    survey_case: int | None = None  # the case whose survey waits for a typed comment
 
     def new_draft(self) -> Draft:
         self.draft = Draft()
@@ -88,7 +89,7 @@ class Context:
         ident = {k: v for k in _IDENT_FIELDS if (v := getattr(self.ident, k)) not in (None, "", 0)}
         if ident:
             out["ident"] = ident
-        for name in ("link_order_id", "case_id", "handover_at"):
+        for name in ("link_order_id", "case_id", "handover_at", "survey_case"):
             value = getattr(self, name)
             if value is not None:
                 out[name] = value
@@ -120,6 +121,7 @@ class Context:
             misses=int(raw.get("misses") or 0),
             heard=bool(raw.get("heard")),
             question=raw.get("question"),
+            survey_case=raw.get("survey_case"),
         )
 
 

@@ -100,7 +100,7 @@ class Lifecycle:
         writer = TopicWriter(shop, self.texts, self.desk, now, out)
         if changed.agent_chat_id is not None:
             await writer.say(changed, "desk/lifecycle", join=True, trigger=step.trigger,
-                             by=step.by, via=step.via, note=step.note, **told)  # fmt: skip
+                             by=step.by, via=step.via, **{**told, "note": step.note})  # fmt: skip
             if changed.card_message_id is not None:
                 await writer.card(changed, new=False)
         if ended and changed.chat_id is not None:
@@ -189,7 +189,7 @@ class Lifecycle:
         if case.chat_id is None:
             return
         text = self.texts.render(case.locale, f"lifecycle/{step.trigger}", case=case,
-                                 step=step, **told)  # fmt: skip
+                                 step=step, **{"note": step.note, **told})  # fmt: skip
         buttons: list[list[Button]] = []
         if case.status == CaseStatus.AWAITING_RETURN:
             buttons.append([Button(self.texts.plain(case.locale, "labels/enter_waybill"),
