@@ -33,11 +33,12 @@ from bot.roles import Roles
 from bot.settings import Settings, require_link_secret, require_webhook_secret
 from bot.timers import TimerWorker
 from bot.topics import Topics
+from bot.warehouses import load_warehouses
 from dialogs.agents.handler import Agents
 from dialogs.agents.topic import DeskInfo
 from dialogs.clock import Clock, SystemClock
 from dialogs.clocks import Clocks
-from dialogs.customer import COMMANDS, Conversations, ReturnAddress, ShopInfo
+from dialogs.customer import COMMANDS, Conversations, ShopInfo
 from dialogs.faq import DEFAULT_FAQ, Faq, FaqError
 from dialogs.lifecycle.steps import Lifecycle
 from dialogs.links import LinkSigner
@@ -127,16 +128,15 @@ def build_shop(settings: Settings, db: Database, clock: Clock) -> Shop:
         supervisors=tuple(settings.supervisor_ids),
         locale=settings.default_locale,
     )
-    returns = ReturnAddress(
-        address=_by_locale(settings.return_address, settings.return_address_en),
-        recipient=_by_locale(settings.return_recipient, settings.return_recipient_en),
-        phone=settings.return_phone,
-    )
+    warehouses = load_warehouses(settings, policy)
+    lifecycle = Lifecycle(texts, policy, desk)
     conversations = Conversations(
         policy=policy,
         texts=texts,
         info=ShopInfo(
-            returns=returns,
+            returns=warehouses.get(None),
+            warehouses=warehouses,
+            lifecycle=lifecycle,
             shop_name=settings.shop_name,
             links=LinkSigner(require_link_secret(settings), ttl_days=settings.link_ttl_days),
             desk=desk,
@@ -144,8 +144,7 @@ def build_shop(settings: Settings, db: Database, clock: Clock) -> Shop:
         ),
     )
     units = Units(db, settings.timezone)
-    lifecycle = Lifecycle(texts, policy, desk)
-    agents = Agents(texts, policy, desk, returns, lifecycle)
+    agents = Agents(texts, policy, desk, warehouses, lifecycle)
     work = Work(units, conversations, Clocks(texts, desk, lifecycle), clock,
                 group=agents_handler(agents), lifecycle=lifecycle)  # fmt: skip
     return Shop(policy, texts, desk, units, work, lifecycle)
@@ -160,10 +159,6 @@ def load_faq(setting: str) -> Faq | None:
         return Faq.load(path)
     except FaqError as error:
         raise StartupError(f"FAQ: {error}") from None
-
-
-def _by_locale(zh: str, en: str | None) -> dict[str, str]:
-    return {"zh": zh, "en": en} if en else {"zh": zh}
 
 
 async def register_commands(rt: Runtime) -> None:

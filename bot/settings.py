@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     return_phone: str = "021-5555-0188"
     shop_name: str = "Demo Shop"
     faq: str = "default"  # the FAQ file: "default" (faq/default.yaml), a path, or "none"
+    # The warehouses goods go back to, by code (a YAML or JSON file: bot/warehouses.py);
+    # unset: the RETURN_ADDRESS* settings are the one warehouse, main.
+    warehouses: str | None = None
 
     @property
     def agent_chat_id(self) -> int | None:

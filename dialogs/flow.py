@@ -32,6 +32,12 @@ class State(StrEnum):
     CASE_DONE = "case_done"
     WITH_AGENT = "with_agent"
     QUESTION = "question"  # a question for a person: the shop's FAQ is tried first
+    # after the decision: the customer's own steps of a case (dialogs/customer/aftercare.py)
+    WAYBILL_CARRIER = "waybill_carrier"
+    WAYBILL_NUMBER = "waybill_number"
+    PICKUP_DAY = "pickup_day"
+    PICKUP_TIME = "pickup_time"
+    CANCEL_CONFIRM = "cancel_confirm"
 
 
 S = State
@@ -50,6 +56,9 @@ REQUEST_PATH = [
     S.EVIDENCE,
     S.SUMMARY,
 ]
+
+# The first question of each step of a decided case: `back` leaves the step for the menu.
+STEP_STARTS = (S.WAYBILL_CARRIER, S.PICKUP_DAY, S.CANCEL_CONFIRM)
 
 TRANSITIONS: list[dict[str, Any]] = [
     # identification
@@ -79,6 +88,18 @@ TRANSITIONS: list[dict[str, Any]] = [
     *[{"trigger": "back", "source": here, "dest": prev} for prev, here in pairwise(REQUEST_PATH)],
     {"trigger": "back", "source": [S.MENU, S.CASE_DONE, S.WITH_AGENT], "dest": S.MENU},
     {"trigger": "back", "source": S.QUESTION, "dest": S.MENU},
+    # a decided case's next step, from its button (under a message about it or "My requests")
+    {"trigger": "waybill_asked", "source": IDENTIFIED_STATES, "dest": S.WAYBILL_CARRIER},
+    {"trigger": "carrier_chosen", "source": S.WAYBILL_CARRIER, "dest": S.WAYBILL_NUMBER},
+    {"trigger": "waybill_given", "source": S.WAYBILL_NUMBER, "dest": S.MENU},
+    {"trigger": "back", "source": S.WAYBILL_NUMBER, "dest": S.WAYBILL_CARRIER},
+    {"trigger": "pickup_asked", "source": IDENTIFIED_STATES, "dest": S.PICKUP_DAY},
+    {"trigger": "day_chosen", "source": S.PICKUP_DAY, "dest": S.PICKUP_TIME},
+    {"trigger": "pickup_booked", "source": S.PICKUP_TIME, "dest": S.MENU},
+    {"trigger": "back", "source": S.PICKUP_TIME, "dest": S.PICKUP_DAY},
+    {"trigger": "cancel_asked", "source": IDENTIFIED_STATES, "dest": S.CANCEL_CONFIRM},
+    {"trigger": "cancel_answered", "source": S.CANCEL_CONFIRM, "dest": S.MENU},
+    *[{"trigger": "back", "source": s, "dest": S.MENU} for s in STEP_STARTS],
     # reachable from everywhere once the customer is known
     {"trigger": "to_menu", "source": IDENTIFIED_STATES, "dest": S.MENU},
     {"trigger": "ask_human", "source": IDENTIFIED_STATES, "dest": S.WITH_AGENT},

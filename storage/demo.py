@@ -104,6 +104,10 @@ _ORDERS: tuple[tuple[int, tuple[str, float], str, str, tuple[_Item, ...]], ...] 
 )  # fmt: skip
 
 
+# Orders bought with freight insurance (运费险): return postage covered up to the amount.
+_INSURED = {2: "12.00", 13: "15.00"}  # by position in _ORDERS, from 1
+
+
 def demo_orders(now: datetime) -> list[dict[str, Any]]:
     """The demo shop in the import format, with times relative to `now` (aware)."""
     local_now = now.astimezone(SHOP_TZ).replace(microsecond=0)
@@ -123,6 +127,8 @@ def demo_orders(now: datetime) -> list[dict[str, Any]]:
                 for s, n, c, q, p in items
             ],
         }
+        if index in _INSURED:
+            order["freight_insurance"] = _INSURED[index]
         orders.append(order)
     return orders
 

@@ -183,12 +183,21 @@ class Actions:
         goods_back = case.service in GOODS_COME_BACK and refund is None
         address = recipient = phone = ""
         if goods_back and self.returns is not None:
-            address, recipient = self.returns.for_locale(case.locale)
-            phone = self.returns.phone
-        ship_by = self.policy.sla_deadline("ship_back", self.now) if goods_back else None
-        self._tell(case, "person/approved", self._complain_button(case), words=words,
-                   goods_back=goods_back, address=address, recipient=recipient, phone=phone,
-                   ship_by=ship_by, refund=refund)  # fmt: skip
+            # dialogs.customer.Warehouses: the case's warehouse (or one ReturnAddress)
+            returns = self.returns.get(case.warehouse) if hasattr(self.returns, "get") else (
+                self.returns)  # fmt: skip
+            address, recipient = returns.for_locale(case.locale)
+            phone = returns.phone
+        # The ship-back clock's deadline, kept on the case when the approval started it.
+        ship_by = (lifecycle_clocks.ship_by(case) or self.policy.sla_deadline(
+            "ship_back", self.now)) if goods_back else None  # fmt: skip
+        rows = self._complain_button(case)
+        if case.status == CaseStatus.AWAITING_RETURN:
+            label = self.writer.texts.plain(case.locale, "labels/enter_waybill")
+            rows.insert(0, [Button(label, f"lc:waybill:{case.id}")])
+        self._tell(case, "person/approved", rows, words=words, goods_back=goods_back,
+                   address=address, recipient=recipient, phone=phone, ship_by=ship_by,
+                   refund=refund)  # fmt: skip
 
     async def _reject(self, case: CaseView, choice: str, words: str, event: Event) -> None:
         case = await self._change(

@@ -18,7 +18,7 @@ from . import commands
 from .commands import COMMANDS
 from .evidence import MAX_EVIDENCE, evidence_slots
 from .state import Context, ConversationState, Draft
-from .turn import ReturnAddress, ShopInfo, Turn
+from .turn import ReturnAddress, ShopInfo, Turn, Warehouses
 
 __all__ = [
     "COMMANDS",
@@ -29,6 +29,7 @@ __all__ = [
     "Draft",
     "ReturnAddress",
     "ShopInfo",
+    "Warehouses",
     "evidence_slots",
 ]
 

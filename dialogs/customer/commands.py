@@ -3,7 +3,7 @@ and the entry point that sends everything else to the step the conversation is a
 
 from __future__ import annotations
 
-from . import agent, identify, survey
+from . import aftercare, agent, identify, survey
 from .common import MISSES_FOR_A_PERSON, ask_language, human, status
 from .describe import MAX_DESCRIPTION
 from .steps import STEPS
@@ -20,10 +20,16 @@ async def run(turn: Turn) -> None:
     ev = turn.event
     if ev.kind == "button":
         value = turn.button_value(ev.data)
+        step = None
+        if isinstance(value, str) and value.startswith("lc:"):
+            step = await aftercare.button_case(turn, value)  # None: not the customer's case
+            value = value if step is not None else STALE
         turn.answer_button(stale=value is STALE)
         if value is STALE:
             return
-        if isinstance(value, str) and value.startswith("g:"):
+        if step is not None:
+            await aftercare.start(turn, *step)
+        elif isinstance(value, str) and value.startswith("g:"):
             await _global_button(turn, value)
         else:
             await STEPS[turn.state].on(turn, value)

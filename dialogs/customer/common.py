@@ -12,8 +12,6 @@ from storage.views import CaseView, NewQuestion
 
 from .turn import S, Turn
 
-STATUS_LIMIT = 10
-
 
 def ask_language(turn: Turn) -> None:
     turn.out.append(
@@ -26,9 +24,10 @@ def ask_language(turn: Turn) -> None:
 
 
 async def status(turn: Turn) -> None:
-    assert turn.conv.customer_id is not None
-    cases = await turn.shop.cases(turn.conv.customer_id, STATUS_LIMIT)
-    turn.say("status/list", cases=cases)
+    """The customer's "My requests": each case's timeline, next step and the buttons to take it."""
+    from . import status as requests
+
+    await requests.show(turn)
 
 
 async def human(turn: Turn, question: str | None = None) -> None:

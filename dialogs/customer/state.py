@@ -59,6 +59,16 @@ class Ident:
 
 
 @dataclass
+class CaseStep:
+    """A step of a decided case the customer is taking (a waybill, a pickup time, a
+    cancellation): which case, and what was chosen so far."""
+
+    case_id: int | None = None
+    carrier: str | None = None  # the waybill's carrier (dialogs.lifecycle.carriers)
+    day: str | None = None  # the pickup day, ISO date
+
+
+@dataclass
 class Context:
     nonce: int = 0  # of the question now on screen; its buttons carry it
     opts: dict[str, Any] = field(default_factory=dict)  # what each of those buttons stands for
@@ -72,6 +82,7 @@ class Context:
     heard: bool = False  # the customer was told their messages reach a person
     question: str | None = None  # what the customer asked, while the FAQ answers it
     survey_case: int | None = None  # the case whose survey waits for a typed comment
+    step: CaseStep = field(default_factory=CaseStep)  # a decided case's step under way
 
     def new_draft(self) -> Draft:
         self.draft = Draft()
@@ -101,6 +112,9 @@ class Context:
             out["heard"] = True
         if self.question is not None:
             out["question"] = self.question
+        step = {k: v for k in _STEP_FIELDS if (v := getattr(self.step, k)) is not None}
+        if step:
+            out["step"] = step
         return out
 
     @classmethod
@@ -109,6 +123,8 @@ class Context:
         draft = Draft(**{k: raw[k] for k in _DRAFT_FIELDS if raw.get(k) is not None})
         ident_raw = raw.get("ident") or {}
         ident = Ident(**{k: ident_raw[k] for k in _IDENT_FIELDS if k in ident_raw})
+        step_raw = raw.get("step") or {}
+        step = CaseStep(**{k: step_raw[k] for k in _STEP_FIELDS if k in step_raw})
         return cls(
             nonce=int(raw.get("nonce", 0)),
             opts=dict(raw.get("opts") or {}),
@@ -122,11 +138,13 @@ class Context:
             heard=bool(raw.get("heard")),
             question=raw.get("question"),
             survey_case=raw.get("survey_case"),
+            step=step,
         )
 
 
 _DRAFT_FIELDS = tuple(f.name for f in fields(Draft))
 _IDENT_FIELDS = tuple(f.name for f in fields(Ident))
+_STEP_FIELDS = tuple(f.name for f in fields(CaseStep))
 
 
 @dataclass

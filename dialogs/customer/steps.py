@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from dialogs.flow import State
 
 from . import (
+    aftercare,
     agent,
     conditions,
     describe,
@@ -55,4 +56,9 @@ STEPS: dict[State, Step] = {
     S.CASE_DONE: Step(summary.ask_done, summary.on_done),
     S.WITH_AGENT: Step(agent.ask, agent.on),
     S.QUESTION: Step(question.ask, question.on),
+    S.WAYBILL_CARRIER: Step(aftercare.ask_carrier, aftercare.on_carrier),
+    S.WAYBILL_NUMBER: Step(aftercare.ask_number, aftercare.on_number),
+    S.PICKUP_DAY: Step(aftercare.ask_day, aftercare.on_day),
+    S.PICKUP_TIME: Step(aftercare.ask_time, aftercare.on_time),
+    S.CANCEL_CONFIRM: Step(aftercare.ask_cancel, aftercare.on_cancel),
 }

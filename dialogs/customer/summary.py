@@ -8,18 +8,22 @@ customer already gave), or a person to look at it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from dialogs.events import Button, Reply
 from dialogs.lifecycle import clocks as lifecycle_clocks
 from dialogs.lifecycle.machine import approved_status
 from dialogs.policy.types import Claim, Decision
 from storage.domain import CaseStatus, Outcome
-from storage.views import CaseView, NewCase
+from storage.views import CaseView, NewCase, OrderView
 
 from .common import to_person
-from .turn import Options, Turn
+from .logistics import by_pickup, warehouse_for
+from .state import CaseStep
+from .turn import Options, ReturnAddress, Turn
 
 GOODS_COME_BACK = ("return", "exchange", "repair")
 STATUS_OF = {Outcome.APPROVE: CaseStatus.APPROVED, Outcome.NEEDS_AGENT: CaseStatus.PENDING_REVIEW}
@@ -113,7 +117,12 @@ async def _submit(turn: Turn, claim: Claim, decision: Decision, *, person_asked:
     assert draft.service is not None and draft.reason is not None
     outcome = Outcome.NEEDS_AGENT if person_asked else Outcome(decision.outcome)
     rules = [*decision.rules, CUSTOMER_ASKED] if person_asked else list(decision.rules)
-    goods_back = outcome == Outcome.APPROVE and draft.service in GOODS_COME_BACK
+    comes_back = draft.service in GOODS_COME_BACK
+    goods_back = outcome == Outcome.APPROVE and comes_back
+    # The warehouse is the case's from the start: a person approving it later sends it there.
+    stock = turn.info.stock
+    warehouse = stock.code(warehouse_for(turn.policy, draft.service, item.category))
+    returns = stock.get(warehouse)
     details: dict[str, Any] = {}
     if draft.exchange_for:
         details = {"exchange_for": draft.exchange_for, "exchange_note": draft.exchange_note}
@@ -140,13 +149,14 @@ async def _submit(turn: Turn, claim: Claim, decision: Decision, *, person_asked:
             explanation_values=_jsonable(decision.explanation.values),
             alternatives=list(decision.alternatives),
             shipping_paid_by=decision.shipping_paid_by,
-            return_address=turn.info.returns.line(turn.conv.locale) if goods_back else None,
+            return_address=returns.line(turn.conv.locale) if goods_back else None,
             deadline_at=decision.deadline,
             needs_agent_reason=", ".join(rules) if outcome == Outcome.NEEDS_AGENT else None,
             locale=turn.conv.locale,
             conditions=list(claim.conditions),
             evidence=list(draft.evidence),
             details=details,
+            warehouse=warehouse if comes_back else None,
         ),
         turn.now,
     )
@@ -159,37 +169,64 @@ async def _submit(turn: Turn, claim: Claim, decision: Decision, *, person_asked:
         answer_by = await to_person(turn, case, "customer_asked" if person_asked else "policy")
     turn.edit_target = None
     packing = turn.policy.conditions(case.service or "", case.reason or "", claim.item, turn.now)
-    _say_decided(turn, case, decision, goods_back, answer_by, packing, person_asked=person_asked)
+    waiting = goods_back and case.status == CaseStatus.AWAITING_RETURN
+    pickup = waiting and by_pickup(turn.policy, case.service)
+    _say_decided(turn, case, decision, Decided(goods_back, answer_by, packing, returns, order),
+                 person_asked=person_asked, waybill_button=waiting and not pickup)  # fmt: skip
     turn.drop_draft(files_kept=True)  # the case's evidence now
     turn.ctx.case_id = case.id
+    if pickup:  # the courier's day and time, asked at once
+        turn.ctx.step = CaseStep(case.id)
+        turn.fire("pickup_asked")
     await turn.prompt()
 
 
+@dataclass(frozen=True)
+class Decided:
+    """What the answer after submitting says besides the decision itself."""
+
+    goods_back: bool
+    answer_by: datetime | None
+    packing: list[str]
+    returns: ReturnAddress
+    order: OrderView
+
+
 def _say_decided(
-    turn: Turn, case: CaseView, decision: Decision, goods_back: bool,
-    answer_by: datetime | None, packing: list[str], *, person_asked: bool,
+    turn: Turn, case: CaseView, decision: Decision, facts: Decided, *, person_asked: bool,
+    waybill_button: bool,
 ) -> None:  # fmt: skip
     assert case.service is not None and case.reason is not None
-    address, recipient = turn.info.returns.for_locale(turn.conv.locale)
-    turn.say(
+    address, recipient = facts.returns.for_locale(turn.conv.locale)
+    # The ship-back deadline is the clock's (kept on the case); the policy's, without one.
+    deadline = decision.deadline
+    if facts.goods_back:
+        deadline = lifecycle_clocks.ship_by(case) or deadline
+    text = turn.t(
         "case/needs_agent" if person_asked else f"case/{decision.outcome}",
         case=case,
         service=case.service,
         explanation=turn.explain(decision),
-        deadline=decision.deadline,
-        answer_by=answer_by,
+        deadline=deadline,
+        answer_by=facts.answer_by,
         shipping_paid_by=decision.shipping_paid_by,
         replacement_paid_by=decision.replacement_paid_by,
-        goods_back=goods_back,
+        goods_back=facts.goods_back,
         address=address,
         recipient=recipient,
-        phone=turn.info.returns.phone,
-        conditions=packing,
+        phone=facts.returns.phone,
+        conditions=facts.packing,
         person_asked=person_asked,
         return_method=decision.explanation.values.get("return_method"),
         exchange_for=turn.draft.exchange_for,
         exchange_note=turn.draft.exchange_note,
+        insurance=facts.order.freight_insurance,
+        currency=facts.order.currency,
     )
+    rows = []
+    if waybill_button:
+        rows.append([Button(turn.label("labels/enter_waybill"), f"lc:waybill:{case.id}")])
+    turn.out.append(Reply(turn.event.chat_id, text, rows))
 
 
 async def ask_done(turn: Turn) -> None:

@@ -9,7 +9,7 @@ question. Invalid input never fires a trigger, so it changes nothing but the pol
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +18,7 @@ from dialogs.agents.topic import DeskInfo, TopicWriter
 from dialogs.events import Button, CallbackAnswer, Discard, Event, Outgoing, Reply
 from dialogs.faq import Faq
 from dialogs.flow import Flow, State
+from dialogs.lifecycle.steps import Lifecycle
 from dialogs.links import LinkSigner
 from dialogs.policy import Policy
 from dialogs.policy.types import Decision, ItemFacts
@@ -25,11 +26,15 @@ from dialogs.shop import ShopPort
 from dialogs.texts import Texts
 from storage.views import ItemView, OrderView
 
-from .state import Context, ConversationState, Draft
+from .state import CaseStep, Context, ConversationState, Draft
 
 S = State
 Options = list[list[tuple[str, Any]]]
 STALE = object()  # a button of a question no longer on screen
+# Buttons that stand for themselves, valid whatever question is on screen: the bot's own
+# (g:), a case's next step (lc:, its case id checked to be the customer's), the survey (sv:).
+STANDING = ("g:", "lc:", "sv:")
+MAIN_WAREHOUSE = "main"
 
 
 @dataclass(frozen=True)
@@ -53,12 +58,39 @@ class ReturnAddress:
 
 
 @dataclass(frozen=True)
+class Warehouses:
+    """Where goods come back to, by warehouse code (the WAREHOUSES setting); `default` takes
+    what no profile, service or category sends elsewhere."""
+
+    by_code: Mapping[str, ReturnAddress]
+    default: str = MAIN_WAREHOUSE
+
+    @classmethod
+    def one(cls, returns: ReturnAddress) -> Warehouses:
+        """A shop with one warehouse, `main` (the RETURN_ADDRESS* settings)."""
+        return cls({MAIN_WAREHOUSE: returns})
+
+    def code(self, wanted: str | None) -> str:
+        """A known warehouse code: `wanted`, else the default."""
+        return wanted if wanted in self.by_code else self.default
+
+    def get(self, code: str | None) -> ReturnAddress:
+        return self.by_code[self.code(code)]
+
+
+@dataclass(frozen=True)
 class ShopInfo:
-    returns: ReturnAddress
+    returns: ReturnAddress  # the default warehouse's address
     shop_name: str = ""
     links: LinkSigner | None = None
     desk: DeskInfo = field(default_factory=DeskInfo)  # the agents' groups and people
     faq: Faq | None = None  # first-line answers, tried before a person is asked
+    warehouses: Warehouses | None = None  # None: `returns` is the one warehouse, main
+    lifecycle: Lifecycle | None = None  # the case's steps the customer takes (waybill, cancel)
+
+    @property
+    def stock(self) -> Warehouses:
+        return self.warehouses or Warehouses.one(self.returns)
 
 
 class Turn:
@@ -207,6 +239,7 @@ class Turn:
 
         self.drop_draft()
         self.ctx.case_id, self.ctx.alternatives = None, []
+        self.ctx.step = CaseStep()
         if not self.identified:
             if self.state is not S.IDENTIFY:
                 self.fire("restart")
@@ -275,7 +308,7 @@ class Turn:
     # --- buttons ----------------------------------------------------------------------------
 
     def button_value(self, data: str) -> Any:
-        if data.startswith("g:"):
+        if data.startswith(STANDING):
             return data
         nonce, _, key = data.partition(":")
         if nonce != f"{self.ctx.nonce:x}" or key not in self.ctx.opts:

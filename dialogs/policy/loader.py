@@ -18,6 +18,8 @@ from dialogs.policy.engine import Policy
 from dialogs.policy.schema import PolicyFile, Window
 
 _RULE_SUFFIX = re.compile(r"^[a-z][a-z0-9_]*$")
+# A warehouse code as the WAREHOUSES setting names it (checked against it at start).
+WAREHOUSE_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # Rough lengths in hours, only to check that tiers with different units still grow.
 _UNIT_HOURS = {"hours": 1.0, "days": 24.0, "working_days": 24.0 * 7 / 5}
 
@@ -180,6 +182,8 @@ def check(spec: PolicyFile) -> list[tuple[str, str]]:
         for key in svc.shipping:
             if key != "default" and key not in svc.reasons:
                 add((f"{base}.shipping.{key}", "not one of the service's reasons"))
+        if svc.warehouse is not None and not WAREHOUSE_CODE.match(svc.warehouse):
+            add((f"{base}.warehouse", _WAREHOUSE_CODE_PROBLEM))
         if svc.goods_back and "default" not in svc.shipping:
             missing = [r for r in svc.reasons if r not in svc.shipping]
             if missing:
@@ -196,6 +200,8 @@ def check(spec: PolicyFile) -> list[tuple[str, str]]:
             for r in reasons:
                 if r not in spec.services[s].reasons:
                     add((f"{base}.exclude_reasons.{s}", f"{r} is not one of {s}'s reasons"))
+        if cs.warehouse is not None and not WAREHOUSE_CODE.match(cs.warehouse):
+            add((f"{base}.warehouse", _WAREHOUSE_CODE_PROBLEM))
         if cs.warranty is not None:
             if "repair" not in spec.services:
                 add((f"{base}.warranty", "the policy has no repair service"))
@@ -213,6 +219,17 @@ def check(spec: PolicyFile) -> list[tuple[str, str]]:
             if d.length <= 0:
                 add((f"sla.{clock}.by_payment.{pay}.length", "must be greater than 0"))
     return problems
+
+
+_WAREHOUSE_CODE_PROBLEM = "a warehouse code: letters, digits, '_', '-' or '.' (at most 64)"
+
+
+def warehouses_named(spec: PolicyFile) -> dict[str, str]:
+    """The warehouse codes the profile names, by where it names them (for the check at start
+    against the WAREHOUSES setting)."""
+    named = {f"services.{n}.warehouse": s.warehouse for n, s in spec.services.items()}
+    named |= {f"categories.{n}.warehouse": c.warehouse for n, c in spec.categories.items()}
+    return {path: code for path, code in named.items() if code is not None}
 
 
 def _overlap(a: list[str] | None, b: list[str] | None) -> bool:

@@ -85,6 +85,8 @@ class ServiceSpec(Strict):
     replacement_shipping: dict[ReasonOrDefault, Payer] = {}
     goods_back: bool = True  # False: refund without return, reship of missing parts
     return_method: Literal["pickup", "drop_off"] = "drop_off"
+    # Where the goods go back to: a code of the WAREHOUSES setting (default: its first, main).
+    warehouse: str | None = None
 
 
 class CategorySpec(Strict):
@@ -95,6 +97,7 @@ class CategorySpec(Strict):
     warranty: Duration | None = None  # replaces the window length of repair's first tier
     high_risk: bool = False
     rule: str | None = None  # rule id of its exclusions; default <profile>.category.<name>
+    warehouse: str | None = None  # its goods go back there, whatever the service says
 
 
 class WorkingHours(Strict):

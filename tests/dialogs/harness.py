@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 from dialogs.clock import FrozenClock
 from dialogs.clocks import Clocks
-from dialogs.customer import Conversations, ReturnAddress, ShopInfo
+from dialogs.customer import Conversations, ReturnAddress, ShopInfo, Warehouses
 from dialogs.events import Button, CallbackAnswer, Event, MediaFile, Outgoing, Reply
 from dialogs.lifecycle.steps import Lifecycle
 from dialogs.policy import load_policy
@@ -49,16 +49,17 @@ class Service:
         return await (self.batcher.submit(job) if self.batched else self.work.run(job))
 
 
-def make_service(db: Database, clock: FrozenClock, policy: str = "standard") -> Service:
+def make_service(db: Database, clock: FrozenClock, policy: str = "standard",
+                 warehouses: Warehouses | None = None) -> Service:  # fmt: skip
     texts = Texts(timezone="Asia/Shanghai")
     profile = load_policy(policy)
+    lifecycle = Lifecycle(texts, profile)
     conversations = Conversations(
         policy=profile,
         texts=texts,
-        info=ShopInfo(RETURNS, shop_name="Demo Shop"),
+        info=ShopInfo(RETURNS, shop_name="Demo Shop", warehouses=warehouses, lifecycle=lifecycle),
     )
     units = Units(db, "Asia/Shanghai")
-    lifecycle = Lifecycle(texts, profile)
     work = Work(units, conversations, Clocks(texts, None, lifecycle), clock, lifecycle=lifecycle)
     return Service(work, Batcher(work), units, clock)
 
