@@ -22,6 +22,8 @@ from aiogram.exceptions import TelegramUnauthorizedError
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
 from aiohttp import web
 
+from bot.api import PREFIX as API_PREFIX
+from bot.api import ShopApi
 from bot.errors import StartupError
 from bot.files import EvidenceStore
 from bot.intake import ALLOWED_UPDATES, REVOKED, Inbox, Polling, webhook_app
@@ -30,25 +32,18 @@ from bot.processor import Processor
 from bot.ratelimit import RateLimiter
 from bot.responses import KEPT  # noqa: F401  (imported for its effect: see the module)
 from bot.roles import Roles
-from bot.settings import Settings, require_link_secret, require_webhook_secret
+from bot.settings import Settings, require_api_token, require_webhook_secret
+from bot.shop import Shop, build_shop, load_faq  # noqa: F401  (Shop, load_faq: for callers)
 from bot.timers import TimerWorker
 from bot.topics import Topics
-from bot.warehouses import load_warehouses
-from dialogs.agents.handler import Agents
-from dialogs.agents.topic import DeskInfo
 from dialogs.clock import Clock, SystemClock
-from dialogs.clocks import Clocks
-from dialogs.customer import COMMANDS, Conversations, ShopInfo
-from dialogs.faq import DEFAULT_FAQ, Faq, FaqError
-from dialogs.lifecycle.steps import Lifecycle
-from dialogs.links import LinkSigner
-from dialogs.policy import Policy, load_policy
+from dialogs.customer import COMMANDS
+from dialogs.policy import Policy
 from dialogs.texts import Texts
-from dialogs.work import Work, agents_handler
+from dialogs.work import Work
 from storage import migrate
 from storage.db import Database
 from storage.locks import AlreadyRunning, hold_instance_lock
-from storage.unit import Units
 
 log = logging.getLogger(__name__)
 TELEGRAM = "https://api.telegram.org"
@@ -101,64 +96,6 @@ def build(settings: Settings, *, clock: Clock | None = None, bot: Bot | None = N
     inbox = Inbox(db, clock, processor.submit)
     return Runtime(settings, clock, db, bot, shop.policy, texts, work, processor, outbox, timers,
                    inbox)  # fmt: skip
-
-
-@dataclass
-class Shop:
-    """What works on cases without Telegram: the bot's runtime, the CLI and the HTTP API."""
-
-    policy: Policy
-    texts: Texts
-    desk: DeskInfo
-    units: Units
-    work: Work
-    lifecycle: Lifecycle
-
-
-def build_shop(settings: Settings, db: Database, clock: Clock) -> Shop:
-    policy = load_policy(settings.policy)
-    # Findings about the file only: a year without a holiday schedule is logged by the
-    # calendar once, when a deadline is actually counted into it, not at every start.
-    for warning in policy.warnings:
-        log.warning("policy %s: %s", policy.name, warning)
-    texts = Texts(timezone=settings.timezone, default_locale=settings.default_locale)
-    desk = DeskInfo(
-        agent_chats=tuple(settings.agent_chat_ids),
-        agents=tuple(settings.agent_ids),
-        supervisors=tuple(settings.supervisor_ids),
-        locale=settings.default_locale,
-    )
-    warehouses = load_warehouses(settings, policy)
-    lifecycle = Lifecycle(texts, policy, desk)
-    conversations = Conversations(
-        policy=policy,
-        texts=texts,
-        info=ShopInfo(
-            returns=warehouses.get(None),
-            warehouses=warehouses,
-            lifecycle=lifecycle,
-            shop_name=settings.shop_name,
-            links=LinkSigner(require_link_secret(settings), ttl_days=settings.link_ttl_days),
-            desk=desk,
-            faq=load_faq(settings.faq),
-        ),
-    )
-    units = Units(db, settings.timezone)
-    agents = Agents(texts, policy, desk, warehouses, lifecycle)
-    work = Work(units, conversations, Clocks(texts, desk, lifecycle), clock,
-                group=agents_handler(agents), lifecycle=lifecycle)  # fmt: skip
-    return Shop(policy, texts, desk, units, work, lifecycle)
-
-
-def load_faq(setting: str) -> Faq | None:
-    """The FAQ the FAQ setting names; a bad file is one sentence, not a traceback."""
-    if setting.strip().lower() == "none":
-        return None
-    path = DEFAULT_FAQ if setting.strip().lower() in ("", "default") else setting
-    try:
-        return Faq.load(path)
-    except FaqError as error:
-        raise StartupError(f"FAQ: {error}") from None
 
 
 async def register_commands(rt: Runtime) -> None:
@@ -264,14 +201,36 @@ async def _serve(
 async def run_polling(
     rt: Runtime, *, until: asyncio.Event | None = None, poll_timeout: int = POLL_TIMEOUT
 ) -> None:
+    api_token = require_api_token(rt.settings, webhook=False)
     with one_instance(rt.settings):
         outbox_task = await start(rt)
-        await rt.bot.delete_webhook(drop_pending_updates=False)
-        polling = Polling(rt.bot, rt.inbox, timeout=poll_timeout)
-        stopped = until or asyncio.Event()
-        _on_signals(asyncio.get_running_loop(), stopped.set)
-        poll_task = asyncio.create_task(_poll(polling, stopped), name="polling")
-        await _serve(rt, outbox_task, poll_task, stopped)
+        api = await _serve_api(rt, api_token, outbox_task) if api_token else None
+        try:
+            await rt.bot.delete_webhook(drop_pending_updates=False)
+            polling = Polling(rt.bot, rt.inbox, timeout=poll_timeout)
+            stopped = until or asyncio.Event()
+            _on_signals(asyncio.get_running_loop(), stopped.set)
+            poll_task = asyncio.create_task(_poll(polling, stopped), name="polling")
+            await _serve(rt, outbox_task, poll_task, stopped)
+        finally:
+            if api is not None:
+                await api.cleanup()
+
+
+async def _serve_api(rt: Runtime, token: str, outbox_task: asyncio.Task[None]) -> web.AppRunner:
+    """The shop's HTTP API on API_HOST:API_PORT of its own (polling mode)."""
+    host, port = rt.settings.api_host, rt.settings.api_port
+    runner = web.AppRunner(ShopApi(rt.work, rt.texts, token).app(), access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        await stop(rt, outbox_task)
+        raise StartupError(f"API_PORT: cannot listen on {host}:{port}: {exc.strerror or exc}",
+                           exit_code=1) from None  # fmt: skip
+    log.info("the shop's HTTP API listening on %s:%s%s", host, port, API_PREFIX)
+    return runner
 
 
 async def _poll(polling: Polling, stopped: asyncio.Event) -> None:
@@ -292,10 +251,15 @@ async def run_webhook(
             "WEBHOOK_URL is not set: it is the public https address Telegram posts to"
         )
     secret = require_webhook_secret(settings)  # never open to anyone who finds the URL
+    api_token = require_api_token(settings, webhook=True)
     with one_instance(settings):
         outbox_task = await start(rt)
         path = urlparse(settings.webhook_url).path or "/"
-        runner = web.AppRunner(webhook_app(rt.inbox, secret, path), access_log=None)
+        app = webhook_app(rt.inbox, secret, path)
+        if api_token:  # the shop's HTTP API on the same server, under /api/
+            ShopApi(rt.work, rt.texts, api_token).add_to(app)
+            log.info("the shop's HTTP API served under %s", API_PREFIX)
+        runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         try:
             site = web.TCPSite(runner, host, port)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from dialogs.policy import Policy, PolicyError
 
 LINK_SECRET_MIN = 16
+API_TOKEN_MIN = 16
 WEBHOOK_SECRET_MIN, WEBHOOK_SECRET_MAX = 32, 256
 PUBLISHED_LINK_SECRET = "change-me"  # the old default, still in copies of old .env files
 _MAKE_A_SECRET = 'e.g. python -c "import secrets; print(secrets.token_urlsafe(32))"'
@@ -42,7 +43,7 @@ _ASYNC_DRIVERS = {
 }
 _USE_DATABASE = "use sqlite+aiosqlite:///path/to/file.db or postgresql+asyncpg://user@host/db"
 _LOCALES = ("zh", "en")
-_SECRET_VARIABLES = {"BOT_TOKEN", "LINK_SECRET", "WEBHOOK_SECRET"}  # never echoed
+_SECRET_VARIABLES = {"BOT_TOKEN", "LINK_SECRET", "WEBHOOK_SECRET", "API_TOKEN"}  # never echoed
 
 
 class Settings(BaseSettings):
@@ -79,13 +80,19 @@ class Settings(BaseSettings):
     # The warehouses goods go back to, by code (a YAML or JSON file: bot/warehouses.py);
     # unset: the RETURN_ADDRESS* settings are the one warehouse, main.
     warehouses: str | None = None
+    # The shop's HTTP API (bot/api.py): off without a token. In polling mode it listens on
+    # API_HOST:API_PORT; behind a webhook the webhook's server serves it under /api/.
+    api_token: SecretStr | None = None
+    api_host: str = "127.0.0.1"
+    api_port: int | None = Field(None, ge=1, le=65535)
 
     @property
     def agent_chat_id(self) -> int | None:
         """The first agents' group: where cases go while there is only one."""
         return self.agent_chat_ids[0] if self.agent_chat_ids else None
 
-    @field_validator("bot_token", "bot_username", "webhook_secret", "link_secret", mode="before")
+    @field_validator("bot_token", "bot_username", "webhook_secret", "link_secret", "api_token",
+                     "api_port", mode="before")  # fmt: skip
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         # `WEBHOOK_SECRET=` in a .env file means "none", not a secret of no characters.
@@ -217,9 +224,35 @@ def require_webhook_secret(settings: Settings) -> str:
     return secret
 
 
+def require_api_token(settings: Settings, *, webhook: bool) -> str | None:
+    """API_TOKEN if the shop's HTTP API is on (None: it is off), once it is hard to guess and,
+    in polling mode, API_PORT says where the API listens."""
+    token = settings.api_token.get_secret_value() if settings.api_token else ""
+    if not token:
+        return None
+    if any(c.isspace() or not c.isprintable() for c in token):
+        raise StartupError(
+            "API_TOKEN has spaces or control characters, which a bearer token cannot carry; "
+            f"{_MAKE_A_SECRET}"
+        )
+    if len(token) < API_TOKEN_MIN:
+        raise StartupError(
+            f"API_TOKEN is too short ({len(token)} characters): the shop's HTTP API could be "
+            f"guessed into; set it to a random string of at least {API_TOKEN_MIN} characters, "
+            f"{_MAKE_A_SECRET}"
+        )
+    if not webhook and settings.api_port is None:
+        raise StartupError(
+            "API_TOKEN is set but API_PORT is not: in polling mode the HTTP API needs a port of "
+            "its own (e.g. API_PORT=8090); behind a webhook it is served under /api/"
+        )
+    return token
+
+
 def require_run_secrets(settings: Settings, *, webhook: bool) -> None:
     """What `aftersales run` needs before it talks to Telegram (with --webhook: the URL too)."""
     require_link_secret(settings)
+    require_api_token(settings, webhook=webhook)
     if webhook:
         if settings.webhook_url is None:
             raise StartupError(

@@ -22,6 +22,7 @@ getting started:
   aftersales policy validate t12    check a policy profile (or your own YAML file)
   aftersales policy check --help    see what the bot would answer to one request
   aftersales run                    run the bot on Telegram (needs BOT_TOKEN and LINK_SECRET)
+  aftersales case list              the shop's cases; "aftersales case --help" moves them
 
 Settings come from environment variables or a .env file (BOT_TOKEN, DATABASE_URL, POLICY, ...).
 "aftersales COMMAND --help" explains one command; README.md explains them all.
@@ -174,6 +175,10 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     imp.add_argument("file", metavar="FILE", help="UTF-8 JSON array or JSON Lines of orders")
 
+    from bot.cli.case import add_parser as add_case_parser  # argparse only at import time
+
+    add_case_parser(sub)
+
     demo = sub.add_parser(
         "demo-data",
         help="load a demo shop (customers and orders) dated relative to today",
@@ -306,6 +311,10 @@ def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:
         from bot.cli.data import orders_import
 
         return orders_import
+    if args.command == "case":
+        from bot.cli.case import case
+
+        return case
     if args.command == "demo-data":
         from bot.cli.data import demo_data
 

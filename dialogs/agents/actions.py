@@ -13,8 +13,8 @@ from typing import Any
 
 from dialogs.events import Button, Event, Reply, Resume
 from dialogs.lifecycle import clocks as lifecycle_clocks
-from dialogs.lifecycle.machine import approved_status
-from dialogs.lifecycle.steps import Lifecycle
+from dialogs.lifecycle.machine import LIFECYCLE, SHOP, approved_status, path_of
+from dialogs.lifecycle.steps import Lifecycle, Refused, Step
 from dialogs.policy import Policy
 from storage.domain import Actor, CaseStatus, Desk, Dispute, Outcome
 from storage.views import CaseView
@@ -29,6 +29,34 @@ ANSWER_CLOCKS = ["first_response", "first_response_half"]
 # Actions only the case's owner (or a supervisor) may take once somebody owns it.
 DECISIONS = ("approve", "reject", "offer")  # of a request; a question is answered instead
 OWNERS_ONLY = ("approve", "reject", "offer", "ask", "hand_back", "close")
+# The shop's steps of the case's life after the decision, typed in its topic (dialogs/lifecycle).
+LIFECYCLE_COMMANDS = ("received", "inspected", "refunded", "shipped", "waybill", "unrepairable")
+
+
+def typed_step(command: str, arg: str, user_id: int) -> Step | None:
+    """The lifecycle step a command typed in a case's topic asks for, or None when it is not
+    typed as `/help` shows: `/received [note]`, `/inspected ok [note]`, `/inspected fail note`,
+    `/refunded [amount] [note]`, `/shipped CARRIER NUMBER`, `/waybill CARRIER NUMBER`,
+    `/unrepairable exchange|refund [note]`, `/close [note]`."""
+    head, _, rest = arg.strip().partition(" ")
+    head, rest = head.strip(), rest.strip()
+
+    def step(trigger: str, **values: Any) -> Step:
+        return Step(trigger, by=SHOP, actor_id=user_id, via="topic", **values)
+
+    if command in ("received", "close"):
+        return step(command, note=arg.strip())
+    if command == "inspected":
+        verdict = {"ok": "inspected_ok", "fail": "inspected_fail"}.get(head.lower())
+        return step(verdict, note=rest) if verdict else None
+    if command == "refunded":
+        return step("refunded", amount=head or None, note=rest)
+    if command in ("shipped", "waybill"):
+        # The number may be typed as printed, in groups: `/shipped sf SF 1234 5678 9012 3`.
+        return step(command, carrier=head.lower(), number=rest) if head and rest else None
+    if command == "unrepairable":
+        return step(command, resolution=head.lower(), note=rest) if head else None
+    return None
 
 
 class Actions:
@@ -99,6 +127,25 @@ class Actions:
         }[action]  # fmt: skip
         await handler(case, choice, words, event)
         return None
+
+    # --- the case's life after the decision ---------------------------------------------------
+
+    def closes_by_lifecycle(self, case: CaseView) -> bool:
+        """A finished or refused request is closed by its lifecycle (the customer is told and
+        asked to rate it); anything else by the desk."""
+        path = path_of(case.service, case.details.get("resolution"))
+        closes = LIFECYCLE.step(case.status, "close", path, SHOP) is not None
+        return case.kind == "request" and closes
+
+    async def step(self, case: CaseView, step: Step) -> None:
+        """A step of the case's life, typed in its topic; `Refused` (nothing written) if the
+        case cannot take it."""
+        if self.lifecycle is None:
+            raise Refused("not_now", case_no=case.case_no, status=case.status,
+                          trigger=step.trigger)  # fmt: skip
+        changed = await self.lifecycle.apply(self.shop, case, step, self.now, self.writer.out)
+        if step.trigger == "close" and changed.topic_id:
+            await self.writer.post(changed, {"kind": "topic_state", "closed": True})
 
     # --- helpers ------------------------------------------------------------------------------
 

@@ -17,7 +17,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Literal
 
 from dialogs.events import CallbackAnswer, Copy, Event, Outgoing, Reply
-from dialogs.lifecycle.steps import Lifecycle
+from dialogs.lifecycle.carriers import CARRIERS
+from dialogs.lifecycle.steps import Lifecycle, Refused
 from dialogs.policy import Policy
 from dialogs.shop import ShopPort
 from dialogs.texts import Texts
@@ -25,7 +26,7 @@ from storage.domain import Actor, Desk, Service
 from storage.views import CaseView
 
 from . import card as cards
-from .actions import Actions
+from .actions import LIFECYCLE_COMMANDS, Actions, typed_step
 from .desk import DESK
 from .topic import DeskInfo, TopicWriter
 
@@ -33,7 +34,7 @@ Role = Literal["agent", "supervisor"] | None
 NOTE_PREFIX = "//"
 COMMANDS = ("take", "approve", "reject", "offer", "ask", "note", "back", "close", "card",
             "order", "evidence", "accept", "investigate", "resolve", "queue", "mine",
-            "help")  # fmt: skip
+            "help", *LIFECYCLE_COMMANDS)  # fmt: skip
 # A button that needs words from the agent answers with the command to type.
 TYPED = {"ask": "desk/type_ask", "resolve": "desk/type_resolve"}
 
@@ -131,11 +132,28 @@ class Agents:
         if case is None:
             await self._reply(actions, event, "desk/no_case_here")
             return
+        if name in LIFECYCLE_COMMANDS or (name == "close" and actions.closes_by_lifecycle(case)):
+            await self._lifecycle(actions, event, case, name, arg)
+            return
         action = {"back": "hand_back"}.get(name, name)
         choice, words = _split(action, arg)
         refusal = await actions.run(case, action, choice, words, event, role, on_card=False)
         if refusal:
             await self._reply(actions, event, refusal)
+
+    async def _lifecycle(self, actions: Actions, event: Event, case: CaseView, name: str,
+                         arg: str) -> None:  # fmt: skip
+        """A step of the case's life after the decision: done, or the refusal in the topic."""
+        step = typed_step(name, arg, event.user_id)
+        if step is None:
+            await self._reply(actions, event, "desk/type_step", command=name,
+                              carriers=", ".join(c.code for c in CARRIERS))  # fmt: skip
+            return
+        try:
+            await actions.step(case, step)
+        except Refused as refused:
+            await self._reply(actions, event, f"lifecycle/refused_{refused.code}",
+                              **refused.values)  # fmt: skip
 
     async def _reply(self, actions: Actions, event: Event, key: str, **values: object) -> None:
         """An answer where the command was typed (its topic, or the group's main chat)."""
