@@ -314,7 +314,7 @@ async def test_the_first_answer_clock_reminds_then_names_the_supervisors(
         await macbook_return(alice, shop_url)
         topic = await escalated(desk)
         timers = {t.kind: t.due_at for t in await rows(shop_url, Timer)}
-        assert set(timers) == {"first_response", "first_response_half"}
+        assert set(timers) == {"first_response", "first_response_half", "review"}
         clock.advance(timers["first_response_half"] - clock.now() + timedelta(minutes=1))
         bot.runtime.timers.wake()
         await desk.wait(lambda: "首次答复时限已过半" in desk.texts(topic))
