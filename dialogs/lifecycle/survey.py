@@ -111,11 +111,14 @@ async def remind(shop: ShopPort, texts: Texts, case: CaseView, now: datetime) ->
 
 
 async def alert(writer: TopicWriter, case: CaseView, survey: SurveyView) -> CaseView:
-    """A low rating: the supervisors are named in the case's topic; a case that never had
-    one gets its topic (with the card) in the agents' group for it. The case after."""
+    """A low rating: the supervisors are named in the case's topic (opened again if it was
+    closed with the case); a case that never had one gets its topic (with the card) in the
+    agents' group for it. The case after."""
     if writer.info.enabled and case.agent_chat_id is None:
         case = await writer.shop.update_case(case.id, writer.now,
                                              agent_chat_id=writer.info.group_for(case))  # fmt: skip
         await writer.card(case, new=True)
+    elif case.topic_id:  # closed with the case: opened again for the supervisors
+        await writer.post(case, {"kind": "topic_state", "closed": False})
     await writer.say(case, "desk/survey_low", survey=survey, mention=writer.mentions())
     return case

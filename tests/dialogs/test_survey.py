@@ -16,7 +16,7 @@ from dialogs.lifecycle import survey as surveys
 from dialogs.lifecycle.steps import Step
 from dialogs.work import CaseStepInput, Job
 from storage.db import Database
-from storage.models import Conversation, Customer, Survey, Timer
+from storage.models import Case, Conversation, Customer, Survey, Timer
 from tests.dialogs.clock_helpers import (
     GROUP,
     SUPERVISOR,
@@ -253,3 +253,17 @@ async def test_one_survey_per_case(service, shop, db, clock):
     async with db.read() as s:
         kinds = list(await s.scalars(select(Timer.kind).where(Timer.case_id == case_id)))
     assert kinds.count("survey_reminder") == 1  # no second reminder either
+
+
+async def test_a_low_rating_opens_the_closed_topic_of_the_case_again(service, shop, db):
+    chat = await identified(service, WANG_CHAT, WANG_PHONE)
+    case_id = await refunded_case(db, shop)
+    async with db.transaction() as s:
+        case = await s.get_one(Case, case_id)
+        case.agent_chat_id, case.topic_id = GROUP, 77
+    await close(service, case_id, chat)
+    out = await chat.press("2 · Poor")
+    posts = [o.payload for o in out if isinstance(o, TopicPost)]
+    assert posts[0] == {"kind": "topic_state", "closed": False}
+    assert "Low satisfaction rating" in str(posts[1]["text"])
+    assert not any(p.get("card") for p in posts)  # it has its card already
