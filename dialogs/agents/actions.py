@@ -143,9 +143,7 @@ class Actions:
         if self.lifecycle is None:
             raise Refused("not_now", case_no=case.case_no, status=case.status,
                           trigger=step.trigger)  # fmt: skip
-        changed = await self.lifecycle.apply(self.shop, case, step, self.now, self.writer.out)
-        if step.trigger == "close" and changed.topic_id:
-            await self.writer.post(changed, {"kind": "topic_state", "closed": True})
+        await self.lifecycle.apply(self.shop, case, step, self.now, self.writer.out)
 
     # --- helpers ------------------------------------------------------------------------------
 

@@ -103,6 +103,8 @@ class Lifecycle:
                              by=step.by, via=step.via, **{**told, "note": step.note})  # fmt: skip
             if changed.card_message_id is not None:
                 await writer.card(changed, new=False)
+            if ended and changed.topic_id:  # nothing more to do there, from wherever it closed
+                await writer.post(changed, {"kind": "topic_state", "closed": True})
         if ended and changed.chat_id is not None:
             out.append(Resume(changed.chat_id))  # a person had the chat: the bot has it again
         return changed

@@ -212,7 +212,8 @@ async def test_the_person_at_the_keyboard_is_the_agent_too(session: SandboxSessi
     opened = joined(await session.send_line(":topic 1"))
     assert session.prompt.startswith("[agent · AS-") and "·" not in session.prompt[9:]
     assert "客户描述：能在盒子上刻字吗？" in opened
-    assert "[1] 认领  [2] 同意  [3] 拒绝" in opened and "[6] 关闭" in opened
+    # A question: nothing to approve or refuse on its card.
+    assert "[1] 认领\n" in opened and "同意" not in opened and "[4] 关闭" in opened
     assert [b.label for b in session.buttons][-1] == "关闭"
 
     replied = joined(await session.send_line("您好，可以刻字，请告诉我要刻的内容。"))
@@ -266,9 +267,9 @@ async def test_the_agent_is_a_supervisor_too(session: SandboxSession) -> None:
     await session.send_line("/human")
     await session.send_line("能在盒子上刻字吗？")
     await session.send_line(":topic 1")
-    await session.send_line("/reject policy")
+    await session.send_line("/close")  # a question is answered and closed, never refused
     await session.send_line(":customer")
-    assert "投诉" in joined(await session.send_line(number_of(session, "投诉")))
+    assert "投诉" in joined(await session.send_line("/complain"))
     await session.send_line(":topic 1")
     await session.send_line("/accept")
     resolved = joined(await session.send_line("/resolve 我们为您免费刻字"))
