@@ -30,12 +30,20 @@ class Pane:
         self.buttons: list[Button] = []
         self._seen: dict[int, tuple[Any, ...]] = {}
         self._numbered: int | None = None
+        self._group: set[int] = set()  # the messages whose buttons are numbered now
 
     def collect(self) -> list[str]:
         """New and edited bot messages since the last look; the buttons to press now."""
         messages = self._messages()
         latest = next((m for m in reversed(messages) if not m.deleted and pressable(m)), None)
-        self.buttons = pressable(latest) if latest else []
+        # Every message with buttons that arrived (or changed) since the last look can be
+        # pressed, as in Telegram: the waybill button above a "Main menu" too. Nothing new:
+        # the latest message's buttons.
+        news = [m for m in messages if not m.deleted and pressable(m)
+                and _is_news(m, self._seen.get(m.message_id))]  # fmt: skip
+        group = news or ([latest] if latest else [])
+        self.buttons = [b for m in group for b in pressable(m)]
+        self._group = {m.message_id for m in group}
         lines: list[str] = []
         shown_latest = False
         for message in messages:
@@ -72,7 +80,7 @@ class Pane:
         self._seen[message.message_id] = _key(message)
         if not _is_news(message, old):
             return []
-        numbered = self.buttons if message is latest else None
+        numbered = self.buttons if message.message_id in self._group else None
         if old is None:
             return render_message(message, self.style, numbered=numbered)
         if message.deleted:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from aiogram.exceptions import TelegramBadRequest
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.sandbox.session import AGENTS_CHAT_ID, SandboxSession
 from tests.sandbox.conftest import config_in, number_of
@@ -288,3 +289,21 @@ async def test_malformed_requests_are_reported_at_exit(tmp_path: Path) -> None:
         report = await sandbox.close()
     assert report[0] == "The emulator refused 1 malformed request(s); these are bugs:"
     assert report[1].startswith("  sendMessage: Bad Request: can't parse entities")
+
+
+async def test_buttons_of_every_new_message_can_be_pressed(session: SandboxSession) -> None:
+    """As in Telegram: an approval's "Enter the waybill number" stays pressable although
+    "Anything else?" with its "Main menu" came after it."""
+    await session.send_line("/start")
+    bot, chat = session.runtime.bot, session.user.id
+
+    def keyboard(label: str, data: str) -> InlineKeyboardMarkup:
+        return InlineKeyboardMarkup(
+            inline_keyboard=[[InlineKeyboardButton(text=label, callback_data=data)]]
+        )
+
+    await bot.send_message(chat, "Approved", reply_markup=keyboard("Enter the waybill", "g:menu"))
+    await bot.send_message(chat, "Anything else?", reply_markup=keyboard("Main menu", "g:x"))
+    shown = joined(session.collect())
+    assert "[1] Enter the waybill" in shown and "[2] Main menu" in shown
+    assert [b.label for b in session.buttons] == ["Enter the waybill", "Main menu"]
