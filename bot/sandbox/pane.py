@@ -38,10 +38,12 @@ class Pane:
         latest = next((m for m in reversed(messages) if not m.deleted and pressable(m)), None)
         # Every message with buttons that arrived (or changed) since the last look can be
         # pressed, as in Telegram: the waybill button above a "Main menu" too. Nothing new:
-        # the latest message's buttons.
+        # the same ones as before, while they stand; else the latest message's buttons.
         news = [m for m in messages if not m.deleted and pressable(m)
                 and _is_news(m, self._seen.get(m.message_id))]  # fmt: skip
-        group = news or ([latest] if latest else [])
+        kept = [m for m in messages if m.message_id in self._group and not m.deleted
+                and pressable(m)]  # fmt: skip
+        group = news or kept or ([latest] if latest else [])
         self.buttons = [b for m in group for b in pressable(m)]
         self._group = {m.message_id for m in group}
         lines: list[str] = []

@@ -307,3 +307,5 @@ async def test_buttons_of_every_new_message_can_be_pressed(session: SandboxSessi
     shown = joined(session.collect())
     assert "[1] Enter the waybill" in shown and "[2] Main menu" in shown
     assert [b.label for b in session.buttons] == ["Enter the waybill", "Main menu"]
+    assert session.collect() == []  # a look with nothing new keeps the same numbers
+    assert [b.label for b in session.buttons] == ["Enter the waybill", "Main menu"]
