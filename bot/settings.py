@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     link_secret: SecretStr | None = None
     link_ttl_days: int = Field(30, ge=1)
+    # Processed inbox rows and sent outbox rows are deleted after this many days.
+    retention_processed_days: int = Field(7, ge=1)
     agent_ids: Annotated[list[int], NoDecode] = []
     supervisor_ids: Annotated[list[int], NoDecode] = []
     # Where approved returns are sent, as each language writes it, and who receives them.

@@ -147,7 +147,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     db = sub.add_parser(
         "db",
-        help="database maintenance (db upgrade)",
+        help="database maintenance (db upgrade, db prune)",
         description="Database maintenance on DATABASE_URL.",
     )
     db_sub = db.add_subparsers(
@@ -158,6 +158,9 @@ def _build_parser() -> argparse.ArgumentParser:
         help="bring the database up to date (safe to run at every start)",
         description="Apply every migration to DATABASE_URL and print the revision it is at.",
     )
+    from bot.cli.prune import add_parser as add_prune_parser
+
+    add_prune_parser(db_sub)
 
     orders = sub.add_parser(
         "orders",
@@ -178,6 +181,10 @@ def _build_parser() -> argparse.ArgumentParser:
     from bot.cli.case import add_parser as add_case_parser  # argparse only at import time
 
     add_case_parser(sub)
+
+    from bot.cli.customer import add_parser as add_customer_parser
+
+    add_customer_parser(sub)
 
     demo = sub.add_parser(
         "demo-data",
@@ -303,6 +310,14 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:
+    if args.command == "db" and args.db_command == "prune":
+        from bot.cli.prune import prune
+
+        return prune
+    if args.command == "customer":
+        from bot.cli.customer import customer
+
+        return customer
     if args.command == "db":
         from bot.cli.data import db_upgrade
 

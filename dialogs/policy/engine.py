@@ -74,6 +74,7 @@ class Policy:
         self.timezone = spec.timezone
         self.currency = spec.currency
         self.evidence_max_mb = spec.evidence_max_mb
+        self.retention_days = spec.retention_days
         self.repeat_claims_days = spec.escalation.repeat_claims_days
         self.calendar = WorkingCalendar(
             spec.timezone,

@@ -144,6 +144,8 @@ class PolicyFile(Strict):
     currency: str = "CNY"
     # Largest evidence file accepted; bots cannot download more than 20 MB from Telegram.
     evidence_max_mb: int = Field(20, ge=1, le=20)
+    # Days after which a finished case's personal data is anonymised (PIPL; 3 years).
+    retention_days: int = Field(1095, ge=1)
     calendar: CalendarSpec = CalendarSpec()
     services: dict[ServiceName, ServiceSpec] = Field(min_length=1)
     categories: dict[CategoryName, CategorySpec] = {}
