@@ -37,7 +37,6 @@ from bench.machine import describe
 from bot.app import build, run_polling
 from bot.emulator.ratelimit import RateLimiter as EmulatorLimits
 from bot.emulator.server import EmulatorServer
-from bot.ratelimit import Limits, Rate, RateLimiter
 from bot.settings import Settings
 from storage import migrate
 from storage.db import Database
@@ -50,16 +49,17 @@ AGENT = 7100
 QUESTION = "能不能帮我在盒子上刻字？"  # nothing the FAQ knows: straight to a person
 
 
-def _limits(speed: float) -> tuple[EmulatorLimits, Limits]:
+def _limits(speed: float) -> tuple[EmulatorLimits, dict[str, float]]:
+    """The emulator's limits, and the bot's own as its settings (TELEGRAM_RATE_*)."""
     emulator = EmulatorLimits(
         enforce=True, group_per_minute=20 * speed, group_burst=20, private_per_second=speed,
         private_burst=5, global_per_second=30 * speed, global_burst=30,
     )  # fmt: skip
-    own = Limits(
-        private=Rate(per_second=1.0 * speed, burst=3),
-        group=Rate(per_second=20 / 60 * speed, burst=3),
-        overall=Rate(per_second=25.0 * speed, burst=20),
-    )
+    own = {
+        "telegram_rate_per_chat": 1.0 * speed,
+        "telegram_rate_per_group": 20 / 60 * speed,
+        "telegram_rate_overall": 25.0 * speed,
+    }
     return emulator, own
 
 
@@ -86,10 +86,9 @@ async def bot_running(tmp: Path, speed: float, groups: tuple[int, ...], customer
         settings = Settings(
             bot_token=TOKEN, telegram_api_base=server.base_url, database_url=url,
             evidence_dir=tmp / "evidence", link_secret="bench-link-secret-xyz",
-            agent_chat_ids=list(groups), agent_ids=[AGENT], _env_file=None,
+            agent_chat_ids=list(groups), agent_ids=[AGENT], _env_file=None, **own,
         )  # fmt: skip
         runtime = build(settings)
-        runtime.outbox.limiter = RateLimiter(own)
         stop = asyncio.Event()
         task = asyncio.create_task(run_polling(runtime, until=stop, poll_timeout=1))
         await emu.wait_until(lambda: bool(emu.calls_to("getUpdates")), 30)

@@ -25,8 +25,9 @@ reply, not against a late message of the previous turn.
   about 30 s just for /start and the contact (2 messages each): the default window measures
   mostly that; `--warmup 40` measures the return flow itself.
 * A third run, "unpaced" (`bench/telegram_unpaced.py`, skip with `--no-unpaced`), is the same
-  bot with the outbox's flood limits lifted, as the end-to-end tests do: not a production
-  setting (Telegram would answer 429), but it shows what the rest of the bot sustains. It runs
+  bot with the outbox's flood limits lifted by its settings (`TELEGRAM_RATE_*=100000` in the
+  bot process's environment): not a production setting (Telegram would answer 429), but it
+  shows what the rest of the bot sustains. It runs
   right after the echo bot, the pair it is compared with; `--pairs N` runs that pair N times
   (echo, unpaced, echo, unpaced, ...) and reports the median of the N ratios, because a shared
   machine's speed drifts by more than a few percent within minutes. The paced run comes last.
@@ -531,6 +532,10 @@ async def measure(kind: str, opts: Options, tmp: Path) -> dict[str, Any]:
                 DEFAULT_LOCALE="en",
                 LINK_SECRET="bench-link-secret-not-for-production",
             )
+            if kind == "unpaced":  # the flood limits lifted by the bot's own settings
+                from bench.telegram_unpaced import UNPACED
+
+                env.update(UNPACED)
             runner = "bench.telegram_unpaced" if kind == "unpaced" else "bot.cli"
             argv = [sys.executable, "-m", runner, "run"]
 

@@ -22,14 +22,16 @@ from aiogram.exceptions import TelegramUnauthorizedError
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
 from aiohttp import web
 
+from bot import pruning
 from bot.api import PREFIX as API_PREFIX
 from bot.api import ShopApi
 from bot.errors import StartupError
 from bot.files import EvidenceStore
 from bot.intake import ALLOWED_UPDATES, REVOKED, Inbox, Polling, webhook_app
+from bot.metrics import Health, Metrics, task_alive
 from bot.outbox import OutboxWorker
 from bot.processor import Processor
-from bot.ratelimit import RateLimiter
+from bot.ratelimit import Limits, RateLimiter
 from bot.responses import KEPT  # noqa: F401  (imported for its effect: see the module)
 from bot.roles import Roles
 from bot.settings import Settings, require_api_token, require_webhook_secret
@@ -71,6 +73,8 @@ class Runtime:
     outbox: OutboxWorker
     timers: TimerWorker
     inbox: Inbox
+    metrics: Metrics
+    health: Health
     timers_task: asyncio.Task[None] | None = None
 
 
@@ -82,20 +86,24 @@ def build(settings: Settings, *, clock: Clock | None = None, bot: Bot | None = N
     bot = bot or make_bot(settings.bot_token.get_secret_value(), settings.telegram_api_base)  # type: ignore[union-attr]
     shop = build_shop(settings, db, clock)
     texts = shop.texts
-    limiter = RateLimiter()
-    outbox = OutboxWorker(db, bot, limiter=limiter, clock=clock, topics=Topics(db, bot, texts))
+    limiter = RateLimiter(Limits.per_second(settings.telegram_rate_overall,
+                                            settings.telegram_rate_per_chat,
+                                            settings.telegram_rate_per_group))  # fmt: skip
+    metrics = Metrics()
+    outbox = OutboxWorker(db, bot, limiter=limiter, clock=clock, topics=Topics(db, bot, texts),
+                          metrics=metrics)  # fmt: skip
     work = shop.work
     work.on_outbox = outbox.wake
     evidence = EvidenceStore(bot, settings.evidence_dir, shop.policy.evidence_max_mb * 1024 * 1024)
     roles = Roles(bot, shop.desk.agents, shop.desk.supervisors)
     processor = Processor(
         work, shop.units, clock, texts, evidence=evidence, bot=bot, on_outbox=outbox.wake,
-        roles=roles,
+        roles=roles, metrics=metrics,
     )  # fmt: skip
     timers = TimerWorker(db, clock, processor.submit_timer)
     inbox = Inbox(db, clock, processor.submit)
     return Runtime(settings, clock, db, bot, shop.policy, texts, work, processor, outbox, timers,
-                   inbox)  # fmt: skip
+                   inbox, metrics, Health(db, clock, metrics))  # fmt: skip
 
 
 async def register_commands(rt: Runtime) -> None:
@@ -121,10 +129,12 @@ async def start(rt: Runtime) -> asyncio.Task[None]:
     log.info("running as @%s (policy %s)", me.username, rt.policy.name)
     await register_commands(rt)
     outbox_task = asyncio.create_task(rt.outbox.run(), name="outbox")
+    rt.health.outbox = task_alive(outbox_task)
     recovered = await rt.processor.recover()
     if recovered:
         log.info("resuming %d updates stored before the last stop", recovered)
     rt.timers_task = asyncio.create_task(rt.timers.run(), name="timers")
+    pruning.start(rt.db, rt.clock, rt.settings, rt.policy)  # retention, once a day
     return outbox_task
 
 
@@ -141,6 +151,7 @@ async def stop(rt: Runtime, outbox_task: asyncio.Task[None]) -> None:
         await rt.outbox.stop(SHUTDOWN_GRACE)
     with contextlib.suppress(asyncio.CancelledError, Exception):
         await outbox_task
+    await pruning.stop(rt.db)
     await rt.bot.session.close()
     await rt.db.dispose()
 
@@ -205,16 +216,37 @@ async def run_polling(
     with one_instance(rt.settings):
         outbox_task = await start(rt)
         api = await _serve_api(rt, api_token, outbox_task) if api_token else None
+        health = None
         try:
+            if rt.settings.health_port is not None:
+                health = await _serve_health(rt, outbox_task)
             await rt.bot.delete_webhook(drop_pending_updates=False)
             polling = Polling(rt.bot, rt.inbox, timeout=poll_timeout)
             stopped = until or asyncio.Event()
             _on_signals(asyncio.get_running_loop(), stopped.set)
             poll_task = asyncio.create_task(_poll(polling, stopped), name="polling")
+            rt.health.intake = task_alive(poll_task)
             await _serve(rt, outbox_task, poll_task, stopped)
         finally:
-            if api is not None:
-                await api.cleanup()
+            for runner in (health, api):
+                if runner is not None:
+                    await runner.cleanup()
+
+
+async def _serve_health(rt: Runtime, outbox_task: asyncio.Task[None]) -> web.AppRunner:
+    """/healthz and /metrics on HEALTH_HOST:HEALTH_PORT (polling mode)."""
+    host, port = rt.settings.health_host, rt.settings.health_port
+    runner = web.AppRunner(rt.health.app(), access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        await stop(rt, outbox_task)
+        raise StartupError(f"HEALTH_PORT: cannot listen on {host}:{port}: {exc.strerror or exc}",
+                           exit_code=1) from None  # fmt: skip
+    log.info("/healthz and /metrics listening on %s:%s", host, port)
+    return runner
 
 
 async def _serve_api(rt: Runtime, token: str, outbox_task: asyncio.Task[None]) -> web.AppRunner:
@@ -256,6 +288,7 @@ async def run_webhook(
         outbox_task = await start(rt)
         path = urlparse(settings.webhook_url).path or "/"
         app = webhook_app(rt.inbox, secret, path)
+        rt.health.add_to(app)
         if api_token:  # the shop's HTTP API on the same server, under /api/
             ShopApi(rt.work, rt.texts, api_token).add_to(app)
             log.info("the shop's HTTP API served under %s", API_PREFIX)
@@ -267,7 +300,8 @@ async def run_webhook(
             await rt.bot.set_webhook(
                 settings.webhook_url, secret_token=secret, allowed_updates=ALLOWED_UPDATES
             )
-            log.info("webhook listening on %s:%s%s", host, port, path)
+            rt.health.intake = lambda: True  # the server answering /healthz is the intake
+            log.info("webhook listening on %s:%s%s (/healthz, /metrics)", host, port, path)
             stopped = until or asyncio.Event()
             _on_signals(asyncio.get_running_loop(), stopped.set)
             # The webhook stays registered: a restart picks up where this process stopped.

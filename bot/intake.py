@@ -43,7 +43,10 @@ ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_membe
 Submit = Callable[[Incoming], None]
 
 
-WEBHOOK_MAX_BODY = 256 * 1024  # Telegram's updates are a few KB; anything far larger is not one
+# The webhook server's own request body limit (aiohttp's `client_max_size`), set here rather
+# than left to the library's default: Telegram's updates are a few KB (a message's text is at
+# most 4096 characters, files come as ids), so anything far larger is not one and gets a 413.
+WEBHOOK_MAX_BODY = 256 * 1024
 MAX_BACKOFF = 30.0
 REVOKED = (
     "Telegram refused BOT_TOKEN (401 Unauthorized): the token was revoked or is wrong; "
@@ -220,7 +223,8 @@ def _next_offset(updates: list[Any]) -> int | None:
 
 
 def webhook_app(inbox: Inbox, secret: str, path: str) -> web.Application:
-    """An aiohttp app answering Telegram's webhook POSTs (200 only once stored)."""
+    """An aiohttp app answering Telegram's webhook POSTs (200 only once stored); /healthz and
+    /metrics are added by the runtime (bot/metrics.py)."""
 
     async def receive(request: web.Request) -> web.Response:
         given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
@@ -240,12 +244,9 @@ def webhook_app(inbox: Inbox, secret: str, path: str) -> web.Application:
         await inbox.store([update])  # an exception here is a 500: Telegram will re-send
         return web.Response(text="ok")
 
-    async def health(_request: web.Request) -> web.Response:
-        return web.Response(text="ok")
-
+    # The body limit is ours, not aiohttp's default (1 MiB): a larger body is refused with 413.
     app = web.Application(client_max_size=WEBHOOK_MAX_BODY)
     app.router.add_post(path, receive)
-    app.router.add_get("/healthz", health)
     return app
 
 

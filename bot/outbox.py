@@ -34,6 +34,7 @@ from aiogram.exceptions import (
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.metrics import Metrics
 from bot.ratelimit import RateLimiter
 from bot.render import PayloadError, plan
 from bot.topics import Topics, lost_topic
@@ -90,8 +91,10 @@ class OutboxWorker:
         rand: Callable[[], float] = random.random,
         worker_id: str | None = None,
         topics: Topics | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.db = db
+        self.metrics = metrics or Metrics()
         self.topics = topics  # rows for a case's topic in the agents' group
         self.bot = bot
         self.limiter = limiter
@@ -348,6 +351,7 @@ class OutboxWorker:
             repo = OutboxRepo(session)
             if isinstance(error, TelegramRetryAfter):
                 # Flood control, not a failure: wait as told, keep the attempt count.
+                self.metrics.telegram_429.inc()
                 self.limiter.penalize(row.chat_id, error.retry_after)
                 wait_until = now + timedelta(seconds=error.retry_after)
                 await repo.retry_at(row.id, wait_until, description, count=False)
@@ -364,6 +368,7 @@ class OutboxWorker:
                     delay = self.retry.delay(attempt, self.rand())
                     next_try = now + timedelta(seconds=delay)
                     await repo.retry_at(row.id, next_try, description, count=True)
+                    self.metrics.outbox_retries.inc()
                     log.warning(
                         "outbox row %s attempt %s failed, next in %.1f s: %s",
                         row.id, attempt, delay, description,

@@ -15,12 +15,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiogram import Bot
 
 from bot.files import EvidenceStore
+from bot.metrics import Metrics
 from bot.render import answer_callback
 from bot.roles import Roles
 from bot.translate import Incoming, group_event, merge_album, route, to_event
@@ -67,8 +69,11 @@ class Processor:
         album_wait: float = ALBUM_WAIT,
         on_outbox: Callable[[], None] | None = None,
         roles: Roles | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.work = work
+        self.metrics = metrics or Metrics()
+        self._stored: dict[int, float] = {}  # inbox id -> when it was handed over (monotonic)
         self.roles = roles
         self.batcher = Batcher(work)
         self.units = units
@@ -88,6 +93,7 @@ class Processor:
 
     def submit(self, incoming: Incoming) -> None:
         """Queue a stored update (`route`d); call in the order the updates were stored."""
+        self._stored[incoming.inbox_id] = time.monotonic()
         if incoming.private or (incoming.thread_id is None and incoming.card_ref is None):
             self._queue(incoming.lane, incoming)
             return
@@ -208,10 +214,22 @@ class Processor:
             outgoing = await self.batcher.submit(job)
             self._after(outgoing)
         except Exception as exc:
+            self._done(ids)
+            self.metrics.handler_errors.inc()
             log.exception("update %s failed", first.payload.get("update_id"))
             if fetched is not None and self.evidence is not None:  # nothing of it was kept
                 self.evidence.discard(m.local_path for m in fetched.media)
             await self._failed(parts, exc)
+        else:
+            self._done(ids)
+
+    def _done(self, ids: tuple[int, ...]) -> None:
+        """Each update's time from stored to processed, into the latency histogram."""
+        now = time.monotonic()
+        for inbox_id in ids:
+            stored = self._stored.pop(inbox_id, None)
+            if stored is not None:
+                self.metrics.update_latency.observe(now - stored)
 
     def _job(self, lane: int, parts: list[Incoming], ids: tuple[int, ...]) -> Job:
         """What the stored update is: a customer's event, a group's, a membership change."""

@@ -39,6 +39,16 @@ class Limits:
     group: Rate = Rate(per_second=20 / 60, burst=3)
     overall: Rate = Rate(per_second=25.0, burst=20)
 
+    @classmethod
+    def per_second(cls, overall: float, per_chat: float, per_group: float) -> Limits:
+        """These rates (TELEGRAM_RATE_* settings) with the default bursts."""
+        default = cls()
+        return cls(
+            private=Rate(per_chat, default.private.burst),
+            group=Rate(per_group, default.group.burst),
+            overall=Rate(overall, default.overall.burst),
+        )
+
 
 class RateLimiter:
     """`await limiter.acquire(chat_id)` before each message; group chats have ids < 0."""

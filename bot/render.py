@@ -218,7 +218,7 @@ def _plan_callback_answer(p: dict[str, Any]) -> list[Step]:
     query_id: str = p["callback_id"]
     text: str | None = p.get("text")
     if text is not None and len(text) > MAX_CALLBACK_TEXT:
-        log.warning("callback answer cut to %d characters: %r", MAX_CALLBACK_TEXT, text)
+        log.warning("callback answer of %d characters cut to %d", len(text), MAX_CALLBACK_TEXT)
         text = text[: MAX_CALLBACK_TEXT - 1] + "…"
 
     async def call(bot: Bot, _previous: int | None) -> None:

@@ -87,6 +87,15 @@ class Settings(BaseSettings):
     api_token: SecretStr | None = None
     api_host: str = "127.0.0.1"
     api_port: int | None = Field(None, ge=1, le=65535)
+    # Telegram's flood limits the outbox keeps (messages per second): raise them for a local
+    # Bot API server or a bot with raised limits. Defaults: bot/ratelimit.py `Limits`.
+    telegram_rate_overall: float = Field(25.0, gt=0, allow_inf_nan=False)
+    telegram_rate_per_chat: float = Field(1.0, gt=0, allow_inf_nan=False)
+    telegram_rate_per_group: float = Field(20 / 60, gt=0, allow_inf_nan=False)
+    # /healthz and /metrics in polling mode (behind a webhook: on the webhook's server).
+    health_host: str = "127.0.0.1"
+    health_port: int | None = Field(None, ge=1, le=65535)
+    log_format: Literal["text", "json"] = "text"
 
     @property
     def agent_chat_id(self) -> int | None:
@@ -94,7 +103,7 @@ class Settings(BaseSettings):
         return self.agent_chat_ids[0] if self.agent_chat_ids else None
 
     @field_validator("bot_token", "bot_username", "webhook_secret", "link_secret", "api_token",
-                     "api_port", mode="before")  # fmt: skip
+                     "api_port", "health_port", mode="before")  # fmt: skip
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         # `WEBHOOK_SECRET=` in a .env file means "none", not a secret of no characters.
@@ -156,6 +165,14 @@ class Settings(BaseSettings):
         if locale not in _LOCALES:
             raise ValueError(f"unsupported language {_shown(value)} (use zh or en)")
         return str(locale)
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _log_format(cls, value: Any) -> str:
+        form = value.strip().lower() if isinstance(value, str) else value
+        if form not in ("text", "json"):
+            raise ValueError(f"unknown log format {_shown(value)} (use text or json)")
+        return str(form)
 
     @field_validator("webhook_url", mode="before")
     @classmethod
@@ -383,4 +400,10 @@ def _error_sentence(err: ErrorDetails) -> str:
         return f"{name}: not a whole number: {got!r}"
     if err["type"] == "greater_than_equal":
         return f"{name}: must be at least {err.get('ctx', {}).get('ge')} (got {got!r})"
+    if err["type"] == "less_than_equal":
+        return f"{name}: must be at most {err.get('ctx', {}).get('le')} (got {got!r})"
+    if err["type"] == "greater_than":
+        return f"{name}: must be more than {err.get('ctx', {}).get('gt'):g} (got {got!r})"
+    if err["type"] in ("float_parsing", "float_type", "finite_number"):
+        return f"{name}: not a number of messages per second: {got!r} (write e.g. 30 or 0.5)"
     return f"{name}: {err['msg'].lower()} (got {got!r})"

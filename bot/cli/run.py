@@ -21,6 +21,7 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format=logs.FORMAT)
     logs.quiet_libraries()
     settings = load_settings()
+    logs.setup(settings.log_format)
     if settings.bot_token is None:
         raise StartupError(NO_TOKEN)
     require_run_secrets(settings, webhook=args.webhook)

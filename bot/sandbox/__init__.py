@@ -123,6 +123,7 @@ def _log_to(log_file: Path) -> _Count:
         root.removeHandler(handler)
     file_handler = logging.FileHandler(log_file, encoding="utf-8")
     file_handler.setFormatter(logging.Formatter(logs.FORMAT))
+    file_handler.addFilter(logs.MaskPhones())
     counter = _Count()
     root.addHandler(file_handler)
     root.addHandler(counter)

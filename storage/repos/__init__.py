@@ -7,6 +7,7 @@ from storage.repos.customers import CustomerRepo
 from storage.repos.evidence import EvidenceRepo
 from storage.repos.identification import IdentificationRepo
 from storage.repos.inbox import InboxRepo
+from storage.repos.ops import OpsFigures, OpsRepo
 from storage.repos.orders import OrderRepo
 from storage.repos.outbox import OutboxRepo
 from storage.repos.surveys import SurveyRepo
@@ -21,6 +22,8 @@ __all__ = [
     "EvidenceRepo",
     "IdentificationRepo",
     "InboxRepo",
+    "OpsFigures",
+    "OpsRepo",
     "OrderRepo",
     "OutboxRepo",
     "SurveyRepo",

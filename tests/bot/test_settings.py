@@ -70,6 +70,15 @@ def refusal(env: pytest.MonkeyPatch, **variables: str) -> str:
         ("LINK_TTL_DAYS", "0", "LINK_TTL_DAYS: must be at least 1 (got '0')"),
         ("LINK_TTL_DAYS", "a month", "LINK_TTL_DAYS: not a whole number: 'a month'"),
         ("BOT_TOKEN", "not-a-token", "BOT_TOKEN: not a bot token"),
+        ("TELEGRAM_RATE_OVERALL", "0", "TELEGRAM_RATE_OVERALL: must be more than 0 (got '0')"),
+        ("TELEGRAM_RATE_PER_CHAT", "-1", "TELEGRAM_RATE_PER_CHAT: must be more than 0"),
+        ("TELEGRAM_RATE_PER_GROUP", "fast", "TELEGRAM_RATE_PER_GROUP: not a number of messages"),
+        ("TELEGRAM_RATE_OVERALL", "inf", "TELEGRAM_RATE_OVERALL: not a number of messages"),
+        ("TELEGRAM_RATE_OVERALL", "nan", "TELEGRAM_RATE_OVERALL: not a number of messages"),
+        ("HEALTH_PORT", "0", "HEALTH_PORT: must be at least 1 (got '0')"),
+        ("HEALTH_PORT", "70000", "HEALTH_PORT: must be at most 65535 (got '70000')"),
+        ("HEALTH_PORT", "http", "HEALTH_PORT: not a whole number: 'http'"),
+        ("LOG_FORMAT", "xml", "LOG_FORMAT: unknown log format 'xml' (use text or json)"),
     ],
 )
 def test_a_malformed_value_is_one_sentence_naming_the_variable(env, variable, value, expected):
@@ -162,6 +171,39 @@ def test_defaults(env):
     assert settings.link_ttl_days == 30
     assert settings.link_secret is None
     assert settings.webhook_url is None
+    assert settings.health_port is None and settings.health_host == "127.0.0.1"
+    assert settings.log_format == "text"
+
+
+def test_telegram_rates_default_to_the_limiters_and_are_used(env):
+    from bot.ratelimit import Limits
+
+    settings = load_settings()
+    default = Limits()
+    rates = (settings.telegram_rate_overall, settings.telegram_rate_per_chat,
+             settings.telegram_rate_per_group)  # fmt: skip
+    assert rates == (default.overall.per_second, default.private.per_second,
+                     default.group.per_second)  # fmt: skip
+    assert Limits.per_second(*rates) == default
+
+
+def test_telegram_rates_health_and_log_format_are_read(env):
+    env.setenv("TELEGRAM_RATE_OVERALL", "1000")
+    env.setenv("TELEGRAM_RATE_PER_CHAT", "2.5")
+    env.setenv("TELEGRAM_RATE_PER_GROUP", "1")
+    env.setenv("HEALTH_PORT", "9100")
+    env.setenv("HEALTH_HOST", "0.0.0.0")
+    env.setenv("LOG_FORMAT", " JSON ")
+    settings = load_settings()
+    assert (settings.telegram_rate_overall, settings.telegram_rate_per_chat,
+            settings.telegram_rate_per_group) == (1000.0, 2.5, 1.0)  # fmt: skip
+    assert (settings.health_host, settings.health_port) == ("0.0.0.0", 9100)
+    assert settings.log_format == "json"
+
+
+def test_an_empty_health_port_is_off(env):
+    env.setenv("HEALTH_PORT", "")
+    assert load_settings().health_port is None
 
 
 # POLICY
