@@ -123,7 +123,7 @@ async def _export(url: str, phone: str, out: str | None) -> int:
 
 
 async def _erase(url: str, phone: str) -> int:
-    from bot.cli.prune import delete_files
+    from bot.pruning import delete_files
     from storage.customer_data import erase, find_customer
     from storage.db import Database
 

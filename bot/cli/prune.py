@@ -2,7 +2,8 @@
 
 Processed inbox and sent outbox rows older than RETENTION_PROCESSED_DAYS are deleted; finished
 cases older than the profile's `retention_days` are anonymised and their evidence files
-deleted. Safe to run while the bot runs, and as often as wanted (e.g. daily from cron).
+deleted. Safe to run while the bot runs (which prunes once a day itself, bot/pruning.py),
+and as often as wanted.
 
 Only argparse at import time: the parser is built for every `aftersales` command.
 """
@@ -11,18 +12,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
-from collections.abc import Iterable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from storage.retention import PruneReport
 
 EXIT_OK = 0
-log = logging.getLogger(__name__)
 
 
 def add_parser(db_sub: Any) -> None:
@@ -55,6 +52,8 @@ def prune(args: argparse.Namespace) -> int:
             dry_run=args.dry_run,
         )
     )
+    from bot.pruning import delete_files
+
     failed = 0 if args.dry_run else delete_files(report.evidence_paths)
     prefix = "would prune" if args.dry_run else "pruned"
     print(f"{prefix}: {report.summary()}")
@@ -78,15 +77,3 @@ async def run_prune(url: str, processed_days: int, retention_days: int, *, dry_r
             )  # fmt: skip
     finally:
         await db.dispose()
-
-
-def delete_files(paths: Iterable[str]) -> int:
-    """Delete evidence files whose rows are gone; how many could not be deleted."""
-    failed = 0
-    for path in paths:
-        try:
-            Path(path).unlink(missing_ok=True)
-        except OSError as exc:
-            log.warning("could not delete %s: %s", path, exc)
-            failed += 1
-    return failed

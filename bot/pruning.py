@@ -1,0 +1,126 @@
+"""Retention while the bot runs: `aftersales db prune` once a day, in the bot's own process.
+
+The first run is an hour after the start (a restart loop does not prune over and over; a short
+test run never prunes), then every 24 hours. Several workers may each run it: the statements
+are idempotent. A failure is logged and tried again the next day. The evidence files of the
+anonymised cases are deleted once the transaction has committed.
+
+`start` and `stop` are what `bot/app.py` calls; one pruner per database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+    from dialogs.clock import Clock
+    from dialogs.policy import Policy
+    from storage.db import Database
+    from storage.retention import PruneReport
+
+log = logging.getLogger(__name__)
+DAY = 24 * 3600.0
+FIRST_RUN_AFTER = 3600.0
+
+
+class Pruner:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        *,
+        processed_days: int,
+        retention_days: int,
+        interval: float = DAY,
+        first_after: float = FIRST_RUN_AFTER,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.processed_days = processed_days
+        self.retention_days = retention_days
+        self.interval = interval
+        self.first_after = first_after
+        self._stopped = asyncio.Event()
+
+    async def run(self) -> None:
+        delay = self.first_after
+        while not await self._stopping_within(delay):
+            try:
+                await self.prune_once()
+            except Exception:
+                log.exception("pruning failed; trying again in %.0f s", self.interval)
+            delay = self.interval
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    async def prune_once(self) -> PruneReport:
+        from storage.retention import prune
+
+        async with self.db.transaction() as session:
+            report = await prune(
+                session,
+                now=self.clock.now(),
+                processed_days=self.processed_days,
+                retention_days=self.retention_days,
+            )
+        failed = await asyncio.to_thread(delete_files, report.evidence_paths)
+        log.info(
+            "pruned: %s%s",
+            report.summary(),
+            f" ({failed} files could not be deleted)" if failed else "",
+        )
+        return report
+
+    async def _stopping_within(self, seconds: float) -> bool:
+        try:
+            await asyncio.wait_for(self._stopped.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
+
+
+def delete_files(paths: Iterable[str]) -> int:
+    """Delete evidence files whose rows are gone; how many could not be deleted."""
+    failed = 0
+    for path in paths:
+        try:
+            Path(path).unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("could not delete %s: %s", path, exc)
+            failed += 1
+    return failed
+
+
+_running: dict[int, tuple[Pruner, asyncio.Task[None]]] = {}
+
+
+def start(db: Database, clock: Clock, settings: Settings, policy: Policy) -> Pruner:
+    """The daily pruning of `db`, started (once)."""
+    if id(db) in _running:
+        return _running[id(db)][0]
+    pruner = Pruner(
+        db,
+        clock,
+        processed_days=settings.retention_processed_days,
+        retention_days=policy.retention_days,
+    )
+    _running[id(db)] = (pruner, asyncio.create_task(pruner.run(), name="pruning"))
+    return pruner
+
+
+async def stop(db: Database) -> None:
+    """Stop `db`'s pruning (a run in progress finishes first)."""
+    found = _running.pop(id(db), None)
+    if found is None:
+        return
+    pruner, task = found
+    pruner.stop()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
