@@ -122,7 +122,7 @@ def test_a_refund_before_the_parcel_is_back_is_refused_and_changes_nothing(shop)
     # One sentence, no traceback: the step, and where the case stands.
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert result.stderr.startswith(
-        f'aftersales: Request {CASE_NO} cannot take the step "refunded" now (its status: waiting for'
+        f'aftersales: Request {CASE_NO} cannot take the step "refunded" now (its status: waiting'
     ), result.stderr
     case, events, sent = asyncio.run(_read(shop))
     assert (case.status, case.version, case.refund_amount) == ("awaiting_return",

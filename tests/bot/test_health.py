@@ -108,8 +108,9 @@ async def _client(health: Health) -> TestClient:
     return client
 
 
-async def test_503_when_the_database_does_not_answer(tmp_path: Path):
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'no.db'}")
+async def test_503_when_the_database_does_not_answer():
+    # A server that is not there (asyncpg: no driver thread left behind to outlive the loop).
+    db = Database("postgresql+asyncpg://postgres@127.0.0.1:9/none")
     health = Health(db, SystemClock(), Metrics())
     health.intake = health.outbox = lambda: True
     client = await _client(health)
