@@ -83,6 +83,17 @@ async def _case(turn: Turn) -> CaseView | None:
     return case
 
 
+async def _navigated(turn: Turn, value: Any) -> bool:
+    """Back or the menu, pressed at any question of the case's steps: done, True."""
+    if value == "back":
+        await turn.back()
+    elif value == "menu":
+        await turn.to_start(welcome=False)
+    else:
+        return False
+    return True
+
+
 def _finish(turn: Turn, trigger: str) -> None:
     turn.ctx.step = CaseStep()
     turn.fire(trigger)
@@ -127,11 +138,7 @@ async def ask_carrier(turn: Turn) -> None:
 
 
 async def on_carrier(turn: Turn, value: Any) -> None:
-    if value == "back":
-        await turn.back()
-        return
-    if value == "menu":
-        await turn.to_start(welcome=False)
+    if await _navigated(turn, value):
         return
     case = await _case(turn)
     if case is None:
@@ -179,10 +186,7 @@ async def ask_number(turn: Turn) -> None:
 async def on_number(turn: Turn, value: Any) -> None:
     if value == "back":
         turn.ctx.step.carrier = None
-        await turn.back()
-        return
-    if value == "menu":
-        await turn.to_start(welcome=False)
+    if await _navigated(turn, value):
         return
     if turn.event.kind != "text":
         await turn.bad_input("waybill/type_number")
@@ -262,11 +266,7 @@ async def ask_day(turn: Turn) -> None:
 
 
 async def on_day(turn: Turn, value: Any) -> None:
-    if value == "back":
-        await turn.back()
-        return
-    if value == "menu":
-        await turn.to_start(welcome=False)
+    if await _navigated(turn, value):
         return
     case = await _case(turn)
     if case is None:
@@ -301,10 +301,7 @@ async def ask_time(turn: Turn) -> None:
 async def on_time(turn: Turn, value: Any) -> None:
     if value == "back":
         turn.ctx.step.day = None
-        await turn.back()
-        return
-    if value == "menu":
-        await turn.to_start(welcome=False)
+    if await _navigated(turn, value):
         return
     case = await _case(turn)
     if case is None:

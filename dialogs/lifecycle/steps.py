@@ -118,11 +118,7 @@ class Lifecycle:
         if trigger == "waybill":
             return await self._waybill(shop, case, step)
         if trigger == "shipped":
-            found = carrier_table.carrier(step.carrier)
-            number = carrier_table.check(step.carrier or "", step.number or "")
-            if found is None or number is None:
-                raise Refused("bad_waybill", carrier=step.carrier or "", number=step.number or "",
-                              example=found.example if found else "")  # fmt: skip
+            found, number = _parcel(step)
             outbound = {"carrier": found.code, "waybill": number, "at": now.isoformat()}
             told = {"carrier": found.name, "number": number}
             return ({"details": {**case.details, "outbound": outbound}},
@@ -149,11 +145,7 @@ class Lifecycle:
 
     async def _waybill(self, shop: ShopPort, case: CaseView, step: Step
                        ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:  # fmt: skip
-        found = carrier_table.carrier(step.carrier)
-        number = carrier_table.check(step.carrier or "", step.number or "")
-        if found is None or number is None:
-            raise Refused("bad_waybill", carrier=step.carrier or "", number=step.number or "",
-                          example=found.example if found else "")  # fmt: skip
+        found, number = _parcel(step)
         others = [c for c in await shop.cases_with_waybill(number) if c.id != case.id]
         if others:
             raise Refused("waybill_used", number=number, case_no=case.case_no)
@@ -198,6 +190,16 @@ class Lifecycle:
                                    f"lc:waybill:{case.id}")])  # fmt: skip
         buttons.append([Button(self.texts.plain(case.locale, "labels/menu"), "g:menu")])
         out.append(Reply(case.chat_id, str(text), buttons))
+
+
+def _parcel(step: Step) -> tuple[carrier_table.Carrier, str]:
+    """The step's carrier and its waybill number, normalised; `Refused` if either is wrong."""
+    found = carrier_table.carrier(step.carrier)
+    number = carrier_table.check(step.carrier or "", step.number or "")
+    if found is None or number is None:
+        raise Refused("bad_waybill", carrier=step.carrier or "", number=step.number or "",
+                      example=found.example if found else "")  # fmt: skip
+    return found, number
 
 
 def refund_due(case: CaseView, order: Any) -> Decimal:

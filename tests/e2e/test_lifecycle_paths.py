@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import asyncio
 
-import aiohttp
 import pytest
 
 from storage import migrate
 from storage.models import Case
-from tests.e2e.harness import Customer, orders_of, running_bot, seed_demo
+from tests.e2e.harness import Customer, orders_of, seed_demo
 from tests.e2e.test_agents import alice_at_menu, rows
-from tests.e2e.test_shop_side import TOKEN, Api, _free_port, told
+from tests.e2e.test_shop_side import Api, bot_with_api, told
 
 ALICE = "+447700900123"
 POWER_BANK = "Anker 737 Power Bank (PowerCore 24K), 140W"
@@ -50,12 +49,7 @@ async def case_no(api: Api) -> str:
 async def test_an_exchange_from_the_customers_waybill_to_the_replacement_and_the_survey(
     emulator, shop_url, tmp_path
 ):
-    port = _free_port()
-    async with (
-        running_bot(emulator, shop_url, tmp_path, api_token=TOKEN, api_port=port) as bot,
-        aiohttp.ClientSession() as http,
-    ):
-        api = Api(http, f"http://127.0.0.1:{port}/api/v1")
+    async with bot_with_api(emulator, shop_url, tmp_path) as (bot, api):
         alice = await alice_at_menu(bot.emu)
         await request(alice, shop_url, "Anker 737", "Exchange", "Quality problem")
         no = await case_no(api)
@@ -87,12 +81,7 @@ async def test_an_exchange_from_the_customers_waybill_to_the_replacement_and_the
 async def test_an_unrepairable_repair_is_refunded_and_missing_parts_are_reshipped(
     emulator, shop_url, tmp_path
 ):
-    port = _free_port()
-    async with (
-        running_bot(emulator, shop_url, tmp_path, api_token=TOKEN, api_port=port) as bot,
-        aiohttp.ClientSession() as http,
-    ):
-        api = Api(http, f"http://127.0.0.1:{port}/api/v1")
+    async with bot_with_api(emulator, shop_url, tmp_path) as (bot, api):
         alice = await alice_at_menu(bot.emu)
         await request(alice, shop_url, "Anker 737", "Repair", "Quality problem")
         repair = await case_no(api)

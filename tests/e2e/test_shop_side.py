@@ -5,7 +5,9 @@ topic move an approved case to its end, and the customer is told of every step."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -51,6 +53,17 @@ class Api:
             return response.status, await response.json()
 
 
+@contextlib.asynccontextmanager
+async def bot_with_api(emulator: Any, url: str, tmp_path: Any) -> AsyncIterator[tuple[Any, Api]]:
+    """The running bot with its HTTP API on a port of its own, and a client for it."""
+    port = _free_port()
+    async with (
+        running_bot(emulator, url, tmp_path, api_token=TOKEN, api_port=port) as bot,
+        aiohttp.ClientSession() as http,
+    ):
+        yield bot, Api(http, f"http://127.0.0.1:{port}/api/v1")
+
+
 async def approved_return(alice: Customer, url: str) -> None:
     """A quality return of the power bank, which the standard policy approves at once."""
     await alice.tap("New request")
@@ -72,12 +85,7 @@ async def told(alice: Customer, bot: Any, words: str) -> None:
 async def test_the_shop_moves_a_return_through_the_api_of_the_running_bot(
     emulator, shop_url, tmp_path
 ):
-    port = _free_port()
-    async with (
-        running_bot(emulator, shop_url, tmp_path, api_token=TOKEN, api_port=port) as bot,
-        aiohttp.ClientSession() as http,
-    ):
-        api = Api(http, f"http://127.0.0.1:{port}/api/v1")
+    async with bot_with_api(emulator, shop_url, tmp_path) as (bot, api):
         alice = await alice_at_menu(bot.emu)
         await approved_return(alice, shop_url)
 
