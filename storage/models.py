@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Float,
     CheckConstraint,
     ForeignKey,
     Index,
@@ -302,6 +303,8 @@ class Inbox(Base):
         CheckConstraint(_one_of("status", INBOX_STATUSES), name="status"),
         UniqueConstraint("update_id", "identity"),
         Index("ix_inbox_status_id", "status", "id"),
+        # A lane's pending rows in Telegram's order: what a worker holding the lane works next.
+        Index("ix_inbox_lane_status_update", "lane", "status", "update_id"),
     )
 
     # SQLite autoincrements only an INTEGER PRIMARY KEY (the rowid).
@@ -311,11 +314,36 @@ class Inbox(Base):
     update_id: Mapped[int] = mapped_column(BigInteger)
     identity: Mapped[str] = mapped_column(String(160))
     chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    # The customer's chat the update concerns (a case topic's update: its customer's), known
+    # when it is stored: several workers order and claim work by it (`storage.repos.lanes`).
+    lane: Mapped[int | None] = mapped_column(BigInteger)
     payload: Mapped[dict[str, Any]]
     status: Mapped[str] = mapped_column(String(16), default="pending")
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     processed_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class Lane(Base):
+    """Which worker holds a customer's lane, until when: with several workers on one database
+    a lane's updates are worked by its holder alone, in order; a lease that ran out (the
+    holder died) is taken over."""
+
+    __tablename__ = "lanes"
+
+    lane: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    holder: Mapped[str | None] = mapped_column(String(40))
+    until: Mapped[datetime | None]
+
+
+class RateSlot(Base):
+    """Telegram's flood limits shared by all workers: each bucket's theoretical arrival time
+    (seconds on the database server's clock). Key 0 is the bot's overall bucket."""
+
+    __tablename__ = "rate_slots"
+
+    key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    tat: Mapped[float] = mapped_column(Float)
 
 
 class Outbox(Base):
