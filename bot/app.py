@@ -25,6 +25,7 @@ from aiohttp import web
 from bot import pruning
 from bot.api import PREFIX as API_PREFIX
 from bot.api import ShopApi
+from bot.claims import Claims
 from bot.errors import StartupError
 from bot.files import EvidenceStore
 from bot.intake import ALLOWED_UPDATES, REVOKED, Inbox, Polling, webhook_app
@@ -35,6 +36,7 @@ from bot.ratelimit import Limits, RateLimiter
 from bot.responses import KEPT  # noqa: F401  (imported for its effect: see the module)
 from bot.roles import Roles
 from bot.settings import Settings, require_api_token, require_webhook_secret
+from bot.shared_limits import SharedRateLimiter
 from bot.shop import Shop, build_shop, load_faq  # noqa: F401  (Shop, load_faq: for callers)
 from bot.timers import TimerWorker
 from bot.topics import Topics
@@ -51,6 +53,7 @@ log = logging.getLogger(__name__)
 TELEGRAM = "https://api.telegram.org"
 SHUTDOWN_GRACE = 10.0
 POLL_TIMEOUT = 25  # seconds a getUpdates call waits for news
+SETTLE = 0.1  # seconds a webhook update waits at most for a lower one still on its way
 
 
 def make_bot(token: str, api_base: str) -> Bot:
@@ -76,6 +79,8 @@ class Runtime:
     metrics: Metrics
     health: Health
     timers_task: asyncio.Task[None] | None = None
+    claims_task: asyncio.Task[None] | None = None
+    stopping: asyncio.Event | None = None
 
 
 def build(settings: Settings, *, clock: Clock | None = None, bot: Bot | None = None) -> Runtime:
@@ -106,6 +111,19 @@ def build(settings: Settings, *, clock: Clock | None = None, bot: Bot | None = N
                    inbox, metrics, Health(db, clock, metrics))  # fmt: skip
 
 
+def as_webhook_worker(rt: Runtime) -> None:
+    """Webhook mode: deliveries run in parallel, so an update waits a moment for one with a
+    lower id still on its way; on PostgreSQL other workers may run beside this one, so lanes
+    are claimed (`bot/claims.py`) and Telegram's limits are shared (`bot/shared_limits.py`)."""
+    rt.processor.settle = SETTLE
+    if not rt.db.is_postgresql:
+        return  # SQLite: one bot per file (`one_instance`)
+    claims = Claims(rt.db, rt.clock, rt.outbox.worker_id)
+    rt.processor.claims = claims
+    rt.inbox.claims = claims
+    rt.outbox.limiter = SharedRateLimiter(rt.db, rt.outbox.limiter.limits)
+
+
 async def register_commands(rt: Runtime) -> None:
     """The command menu in the customer's language (Telegram picks by language_code)."""
     scope = BotCommandScopeAllPrivateChats()
@@ -134,6 +152,10 @@ async def start(rt: Runtime) -> asyncio.Task[None]:
     if recovered:
         log.info("resuming %d updates stored before the last stop", recovered)
     rt.timers_task = asyncio.create_task(rt.timers.run(), name="timers")
+    if rt.processor.claims is not None:
+        rt.stopping = asyncio.Event()
+        keep = rt.processor.claims.keep(rt.processor.start_lane, rt.stopping)
+        rt.claims_task = asyncio.create_task(keep, name="lane claims")
     pruning.start(rt.db, rt.clock, rt.settings, rt.policy)  # retention, once a day
     return outbox_task
 
@@ -147,6 +169,13 @@ async def stop(rt: Runtime, outbox_task: asyncio.Task[None]) -> None:
     if not await rt.processor.drain(SHUTDOWN_GRACE):
         log.warning("stopping with %d updates in hand; they resume on the next start",
                     rt.processor.in_hand)  # fmt: skip
+    if rt.claims_task is not None and rt.stopping is not None:
+        rt.stopping.set()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await rt.claims_task
+    if rt.processor.claims is not None:  # the other workers need not wait for the leases
+        with contextlib.suppress(Exception):
+            await rt.processor.claims.release_all()
     if not outbox_task.done():
         await rt.outbox.stop(SHUTDOWN_GRACE)
     with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -285,6 +314,7 @@ async def run_webhook(
     secret = require_webhook_secret(settings)  # never open to anyone who finds the URL
     api_token = require_api_token(settings, webhook=True)
     with one_instance(settings):
+        as_webhook_worker(rt)
         outbox_task = await start(rt)
         path = urlparse(settings.webhook_url).path or "/"
         app = webhook_app(rt.inbox, secret, path)

@@ -28,8 +28,10 @@ from aiogram.exceptions import (
     TelegramUnauthorizedError,
 )
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import json_calls
+from bot.claims import Claims
 from bot.errors import StartupError
 from bot.translate import Incoming, route
 from bot.update_shape import MAX_ID as MAX_UPDATE_ID
@@ -37,6 +39,7 @@ from bot.update_shape import Malformed, check, identity
 from dialogs.clock import Clock
 from storage.db import Database
 from storage.repos import InboxRepo
+from storage.repos.cases import chat_of_topic
 
 log = logging.getLogger(__name__)
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
@@ -60,12 +63,18 @@ CONFLICT = (
 
 
 class Inbox:
-    """Stores updates; hands the new ones to the processor in the order they came."""
+    """Stores updates; hands the new ones to the processor in the order they came.
 
-    def __init__(self, db: Database, clock: Clock, submit: Submit) -> None:
+    Each row is stored with its lane (a case topic's update: its customer's, looked up here).
+    With `claims` (several workers) a row is handed over only if this worker won its lane;
+    otherwise the lane's holder takes it up (`bot/claims.py`)."""
+
+    def __init__(self, db: Database, clock: Clock, submit: Submit, *,
+                 claims: Claims | None = None) -> None:  # fmt: skip
         self.db = db
         self.clock = clock
         self.submit = submit
+        self.claims = claims
         # The highest update_id this process stored: a fresh id above it cannot be a reuse,
         # so the look for reused ids (one statement) is only made when ids go back.
         self._highest: int | None = None
@@ -81,10 +90,16 @@ class Inbox:
         rows = [(i.payload["update_id"], identity(i.payload), i.chat_id, i.payload) for i in routed]
         async with self.db.transaction() as session:
             inbox = InboxRepo(session)
-            fresh = await inbox.record_many(rows, now)
+            routed = [replace(i, lane_id=await _lane(session, i)) for i in routed]
+            fresh = await inbox.record_many(rows, now, [i.lane for i in routed])
             ids = [update_id for update_id, _ in fresh]
             look = self._highest is None or any(i <= self._highest for i in ids)
             reused = await inbox.reused(ids) if look else set()
+            won = None
+            if self.claims is not None and fresh:
+                mine = {i.lane for (u, k, _, _), i in zip(rows, routed, strict=True)
+                        if (u, k) in fresh}  # fmt: skip
+                won = await self.claims.claim(session, mine)
         if ids:
             self._highest = max(self._highest or 0, *ids)
         for update_id in sorted(reused):
@@ -93,9 +108,18 @@ class Inbox:
         # Handed over only after the commit: nothing is worked on that could still be lost.
         for (update_id, key, _, _), incoming in zip(rows, routed, strict=True):
             inbox_id = fresh.get((update_id, key))
-            if inbox_id is not None:
+            if inbox_id is not None and (won is None or incoming.lane in won):
                 self.submit(replace(incoming, inbox_id=inbox_id))
         return len(fresh)
+
+
+async def _lane(session: AsyncSession, incoming: Incoming) -> int:
+    """Whose work an update is: a case topic's (or case card's) update is its customer's."""
+    if incoming.private or (incoming.thread_id is None and incoming.card_ref is None):
+        return incoming.lane
+    conn = await session.connection()
+    found = await chat_of_topic(conn, incoming.lane, incoming.thread_id, incoming.card_ref)
+    return found if found is not None else incoming.lane
 
 
 def well_formed(updates: list[Any], seen: set[str] | None = None) -> list[dict[str, Any]]:

@@ -13,14 +13,17 @@ as its effects.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import heapq
+import itertools
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from aiogram import Bot
 
+from bot.claims import Claims
 from bot.files import EvidenceStore
 from bot.metrics import Metrics
 from bot.render import answer_callback
@@ -38,12 +41,17 @@ from dialogs.work import (
     TimerInput,
     Work,
 )
+from storage.db import is_outage
 from storage.repos import InboxRepo
+from storage.repos.lanes import PendingRow
 from storage.unit import Units
 from storage.views import TimerView
 
 log = logging.getLogger(__name__)
 ALBUM_WAIT = 0.7  # seconds to wait for the next part of an album
+OUTAGE_PAUSE = 1.0  # seconds between tries while the database is away
+SETTLE_STEP = 0.01  # seconds between looks for an update still on its way
+SETTLE_WINDOW = 5.0  # ids stored longer ago than this say nothing about one on its way
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +62,45 @@ class _Timer:
 
 
 Queued = Incoming | _Timer
+
+
+class _LaneQueue:
+    """A lane's waiting jobs in Telegram's order (`update_id`), whatever order they were
+    stored in: webhook deliveries run in parallel, so a chat's second update can be stored
+    first. Timers go ahead of updates (they were due already)."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[int, int, Queued]] = []
+        self._serial = itertools.count()
+        self.known: set[int] = set()  # inbox ids queued or in hand, so a re-read adds nothing
+        self.arrived = asyncio.Event()
+
+    def put(self, item: Queued) -> None:
+        if isinstance(item, Incoming):
+            if item.inbox_id in self.known:
+                return
+            self.known.add(item.inbox_id)
+        key = item.update_id if isinstance(item, Incoming) else -1
+        heapq.heappush(self._heap, (key, next(self._serial), item))
+        self.arrived.set()
+
+    def pop(self) -> Queued:
+        return heapq.heappop(self._heap)[2]
+
+    def first_key(self) -> int | None:
+        return self._heap[0][0] if self._heap else None
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    async def wait(self, seconds: float) -> bool:
+        """Wait for the next arrival; False when none came in time."""
+        self.arrived.clear()
+        try:
+            await asyncio.wait_for(self.arrived.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
 
 
 class Processor:
@@ -70,6 +117,8 @@ class Processor:
         on_outbox: Callable[[], None] | None = None,
         roles: Roles | None = None,
         metrics: Metrics | None = None,
+        claims: Claims | None = None,
+        settle: float = 0.0,
     ) -> None:
         self.work = work
         self.metrics = metrics or Metrics()
@@ -84,59 +133,49 @@ class Processor:
         self.evidence = evidence
         self.album_wait = album_wait
         self.on_outbox = on_outbox
-        self._queues: dict[int, asyncio.Queue[Queued]] = {}
-        self._routing: asyncio.Queue[Incoming] = asyncio.Queue()
-        self._router: asyncio.Task[None] | None = None
+        # Several workers: lanes are claimed, and rows other workers stored join from the db.
+        self.claims = claims
+        # Webhook mode: how long an update may wait for one with a lower update_id that is
+        # still on its way (0: updates arrive in order, as with polling).
+        self.settle = settle
+        self._queues: dict[int, _LaneQueue] = {}
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._idle = asyncio.Event()
         self._idle.set()
 
     def submit(self, incoming: Incoming) -> None:
-        """Queue a stored update (`route`d); call in the order the updates were stored."""
+        """Queue a stored update in its lane (`Incoming.lane`, set when it was stored)."""
         self._stored[incoming.inbox_id] = time.monotonic()
-        if incoming.private or (incoming.thread_id is None and incoming.card_ref is None):
-            self._queue(incoming.lane, incoming)
-            return
-        # A case topic's update (or a reply to a case card, a button on one) belongs to the
-        # lane of the customer whose case it is: found by a look-up, in arrival order (one
-        # router), before it joins that lane.
-        self._routing.put_nowait(incoming)
-        if self._router is None or self._router.done():
-            self._idle.clear()
-            self._router = asyncio.create_task(self._route_topics())
-
-    async def _route_topics(self) -> None:
-        try:
-            while not self._routing.empty():
-                incoming = self._routing.get_nowait()
-                lane = incoming.lane
-                with contextlib.suppress(Exception):  # no case's topic: the group's own lane
-                    found = await self.units.lane_of_group_update(
-                        incoming.lane, incoming.thread_id, incoming.card_ref
-                    )
-                    lane = found if found is not None else lane
-                self._queue(lane, incoming)
-        finally:
-            self._router = None
-            if not self._workers and self._routing.empty():
-                self._idle.set()
+        self._queue(incoming.lane, incoming)
 
     def submit_timer(self, timer: TimerView) -> None:
         """Queue a claimed timer in the lane of the chat it concerns."""
         self._queue(timer.chat_id if timer.chat_id is not None else 0, _Timer(timer))
 
+    def start_lane(self, lane: int) -> None:
+        """Work a lane whose rows are in the database only (a takeover, a recovery)."""
+        self._queues.setdefault(lane, _LaneQueue())
+        self._start(lane)
+
     def _queue(self, lane: int, item: Queued) -> None:
-        queue = self._queues.setdefault(lane, asyncio.Queue())
-        queue.put_nowait(item)
+        self._queues.setdefault(lane, _LaneQueue()).put(item)
+        self._start(lane)
+
+    def _start(self, lane: int) -> None:
         if lane not in self._workers:
             self._idle.clear()
-            self._workers[lane] = asyncio.create_task(self._work(lane, queue))
+            self._workers[lane] = asyncio.create_task(self._work(lane, self._queues[lane]))
 
     async def recover(self) -> int:
         """Queue what a previous run stored but did not finish (a crash loses nothing)."""
+        if self.claims is not None:  # the lanes nobody else is working on
+            lanes = await self.claims.take_over(stored_before=timedelta(0))
+            for lane in sorted(lanes):
+                self.start_lane(lane)
+            return len(lanes)
         async with self.units.db.read() as session:
             rows = await InboxRepo(session).pending(limit=100_000)
-            pending = [route(row.id, row.payload) for row in rows]
+            pending = [replace(route(row.id, row.payload), lane_id=row.lane) for row in rows]
         for incoming in pending:
             self.submit(incoming)
         return len(pending)
@@ -151,40 +190,100 @@ class Processor:
 
     @property
     def in_hand(self) -> int:
-        lanes = sum(q.qsize() for q in self._queues.values()) + len(self._workers)
-        return lanes + self._routing.qsize() + (self._router is not None)
+        return sum(len(q) for q in self._queues.values()) + len(self._workers)
 
-    async def _work(self, lane: int, queue: asyncio.Queue[Queued]) -> None:
-        carry: Queued | None = None
+    async def _work(self, lane: int, queue: _LaneQueue) -> None:
         try:
-            while carry is not None or not queue.empty():
-                current = carry or queue.get_nowait()
-                carry = None
-                if isinstance(current, _Timer):
-                    await self._fire(lane, current.timer)
-                elif current.media_group_id and current.private:
-                    parts, carry = await self._album(current, queue)
-                    await self._handle(lane, parts)
-                else:
-                    await self._handle(lane, [current])
+            while True:
+                try:
+                    if not await self._turn(lane, queue):
+                        return
+                except Exception as exc:
+                    if not is_outage(exc):
+                        raise
+                    # The database went away (a restart): nothing was kept, so the job is
+                    # still pending; wait and do it again rather than fail the customer.
+                    log.warning("lane %s waits for the database: %s", lane, exc)
+                    await asyncio.sleep(OUTAGE_PAUSE)
+        except Exception:
+            log.exception("lane %s stopped", lane)  # its rows stay pending: recovered later
         finally:
             del self._workers[lane]
-            if queue.empty():
+            if not queue:
                 self._queues.pop(lane, None)
-            if not self._workers and self._router is None:
+            if not self._workers:
                 self._idle.set()
 
-    async def _album(
-        self, first: Incoming, queue: asyncio.Queue[Queued]
-    ) -> tuple[list[Incoming], Queued | None]:
+    async def _turn(self, lane: int, queue: _LaneQueue) -> bool:
+        """Handle the lane's next job; False when there is none."""
+        if self.claims is not None:
+            self._join(lane, queue, await self.claims.pending(lane))
+        if not queue:
+            if self.claims is None:
+                return False
+            self._join(lane, queue, await self.claims.let_go(lane))
+            return bool(queue)
+        current = queue.pop()
+        if isinstance(current, _Timer):
+            await self._fire(lane, current.timer)
+            return True
+        if self.settle and await self._overtaken(current, queue):
+            return True
+        parts = [current]
+        try:
+            if current.media_group_id and current.private:
+                parts = await self._album(lane, current, queue)
+            await self._handle(lane, parts)
+        except Exception as exc:
+            if is_outage(exc):  # nothing of it was kept: back in the queue, for the next try
+                for part in parts:
+                    queue.known.discard(part.inbox_id)
+                    queue.put(part)
+            raise
+        return True
+
+    def _join(self, lane: int, queue: _LaneQueue, rows: list[PendingRow]) -> None:
+        """Rows of this lane other workers stored (or a dead one left) join the queue."""
+        for row in rows:
+            if row.id not in queue.known:
+                queue.put(replace(route(row.id, row.payload), lane_id=lane))
+
+    async def _overtaken(self, current: Incoming, queue: _LaneQueue) -> bool:
+        """Wait (up to `settle`) while an update just below this one is still on its way;
+        True when something of this lane came first meanwhile and `current` went back."""
+        deadline = time.monotonic() + self.settle
+        since = self.clock.now() - timedelta(seconds=SETTLE_WINDOW)
+        while time.monotonic() < deadline and await self.units.missing_before(
+            current.update_id, since
+        ):
+            await queue.wait(min(SETTLE_STEP, max(0.0, deadline - time.monotonic())))
+        first = queue.first_key()
+        if first is not None and first < current.update_id:
+            queue.known.discard(current.inbox_id)
+            queue.put(current)
+            return True
+        return False
+
+    async def _album(self, lane: int, first: Incoming, queue: _LaneQueue) -> list[Incoming]:
+        """The album's parts: those queued now and those that come within `album_wait`."""
         parts = [first]
         while True:
-            try:
-                nxt = await asyncio.wait_for(queue.get(), self.album_wait)
-            except TimeoutError:
-                return parts, None
+            key = queue.first_key()
+            if key is None:
+                if not await queue.wait(self.album_wait):
+                    if self.claims is None:
+                        return parts
+                    before = len(queue)  # parts another worker stored
+                    self._join(lane, queue, await self.claims.pending(lane))
+                    if len(queue) == before:
+                        return parts
+                continue
+            nxt = queue.pop()
             if not isinstance(nxt, Incoming) or nxt.media_group_id != first.media_group_id:
-                return parts, nxt
+                if isinstance(nxt, Incoming):
+                    queue.known.discard(nxt.inbox_id)
+                queue.put(nxt)
+                return parts
             parts.append(nxt)
 
     async def _fire(self, lane: int, timer: TimerView) -> None:
@@ -214,6 +313,10 @@ class Processor:
             outgoing = await self.batcher.submit(job)
             self._after(outgoing)
         except Exception as exc:
+            if is_outage(exc):
+                if fetched is not None and self.evidence is not None:  # fetched again later
+                    self.evidence.discard(m.local_path for m in fetched.media)
+                raise
             self._done(ids)
             self.metrics.handler_errors.inc()
             log.exception("update %s failed", first.payload.get("update_id"))

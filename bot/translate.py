@@ -26,11 +26,20 @@ class Incoming:
     thread_id: int | None = None  # the forum topic of a group update
     # In a group: the message it replies to (a message) or carries (a button) — a case card.
     card_ref: int | None = None
+    lane_id: int | None = None  # known once stored (bot/intake.py): a topic's customer's chat
 
     @property
     def lane(self) -> int:
-        """Whose work it is: the chat (for a customer, their private chat)."""
+        """Whose work it is: a customer's private chat (a case topic's update: the chat of the
+        case's customer, once looked up), else the chat it came from."""
+        if self.lane_id is not None:
+            return self.lane_id
         return self.chat_id if self.chat_id is not None else 0
+
+    @property
+    def update_id(self) -> int:
+        value = self.payload.get("update_id")
+        return value if isinstance(value, int) else 0
 
 
 def route(inbox_id: int, payload: dict[str, Any]) -> Incoming:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from contextvars import ContextVar
@@ -10,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -121,3 +123,13 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
             raw.begin(f"BEGIN {mode}")  # sent with the first statement
         else:
             conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def is_outage(exc: BaseException) -> bool:
+    """The database could not be reached or went away (a restart, a dropped connection), as
+    opposed to a statement that failed: what is worth waiting out and doing again."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, OperationalError | InterfaceError):
+        return not isinstance(exc.orig, sqlite3.Error) or "locked" in str(exc.orig)
+    return isinstance(exc, ConnectionError | OSError | TimeoutError)

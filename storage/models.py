@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
-    Float,
     CheckConstraint,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -97,6 +97,7 @@ class Order(Base):
         CheckConstraint(_one_of("payment_method", PAYMENT_METHODS), name="payment_method"),
         CheckConstraint("shipping_fee >= 0", name="shipping_fee"),
         Index("ix_orders_customer_placed", "customer_id", "placed_at"),
+        Index("ix_orders_placed_at", "placed_at"),  # units sold in a report's period
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -178,6 +179,9 @@ class Case(Base):
         Index("ix_cases_card", "agent_chat_id", "card_message_id"),  # a plain group's replies
         Index("ix_cases_waybill", "waybill"),  # a number used twice; the carrier's updates
         Index("ix_cases_status", "status"),
+        # Reports (storage/repos/reports.py): a period's cases, and its refunds.
+        Index("ix_cases_created_at", "created_at"),
+        Index("ix_cases_refunded_at", "refunded_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -380,6 +384,9 @@ class Outbox(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
 
+DIGEST_LIVE = "kind = 'report_digest' AND fired_at IS NULL AND cancelled_at IS NULL"
+
+
 class Timer(Base):
     """A clock that falls due: fired once (`fired_at`), by whichever worker claims it first
     (`claimed_by` until `lease_until`; a vanished worker's claim is taken over after it)."""
@@ -391,6 +398,11 @@ class Timer(Base):
         Index("ix_timers_live_due", "due_at",
               sqlite_where=text("fired_at IS NULL AND cancelled_at IS NULL"),
               postgresql_where=text("fired_at IS NULL AND cancelled_at IS NULL")),
+        # A report's service clocks due in its period, by clock.
+        Index("ix_timers_kind_due", "kind", "due_at"),
+        # One live weekly digest however many workers start at once (bot/reports/digest.py).
+        Index("uq_timers_live_digest", "kind", unique=True,
+              sqlite_where=text(DIGEST_LIVE), postgresql_where=text(DIGEST_LIVE)),
     )  # fmt: skip
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -415,6 +427,7 @@ class Survey(Base):
         CheckConstraint("attitude BETWEEN 1 AND 5", name="attitude"),
         CheckConstraint("speed BETWEEN 1 AND 5", name="speed"),
         CheckConstraint("result BETWEEN 1 AND 5", name="result"),
+        Index("ix_surveys_answered_at", "answered_at"),  # a report's ratings
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -29,8 +29,8 @@ from storage.repos import (
     OutboxRepo,
     TimerRepo,
 )
-from storage.repos.cases import chat_of_topic
 from storage.repos.conversations import open_conversation
+from storage.repos.lanes import LaneRepo
 from storage.repos.outbox import NewMessage
 from storage.shop import StorageShop
 from storage.views import CaseView, ConversationRecord
@@ -156,17 +156,10 @@ class Units:
             finally:
                 await conn.rollback()
 
-    async def lane_of_group_update(
-        self, agent_chat_id: int, topic_id: int | None, card_ref: int | None
-    ) -> int | None:
-        """The chat of the customer whose case a forum topic carries, or whose card a message
-        replies to or a button sits on (None: no case's)."""
-        async with self.db.engine.connect() as conn:
-            conn = await conn.execution_options(sqlite_begin="DEFERRED")
-            try:
-                return await chat_of_topic(conn, agent_chat_id, topic_id, card_ref)
-            finally:
-                await conn.rollback()
+    async def missing_before(self, update_id: int, since: datetime) -> bool:
+        """Whether an update just below `update_id` is still on its way (`LaneRepo`)."""
+        async with self.db.read() as session:
+            return await LaneRepo(session).missing_before(update_id, since)
 
     async def case_lane(self, case_no: str) -> tuple[int, int] | None:
         """(case id, lane) of the case numbered `case_no`: its customer's chat is the lane of

@@ -31,10 +31,11 @@ class InboxRepo(Repo):
         return fresh.get((update_id, identity))
 
     async def record_many(
-        self, updates: Sequence[NewUpdate], at: datetime
+        self, updates: Sequence[NewUpdate], at: datetime, lanes: Sequence[int] | None = None
     ) -> dict[tuple[int, str], int]:
         """Store a batch in one statement; the new rows' ids by (update_id, identity).
-        Rows are inserted in the order given, so their ids keep that order."""
+        Rows are inserted in the order given, so their ids keep that order. `lanes`, one per
+        update, says whose work each is (default: its chat's)."""
         if not updates:
             return {}
         # One cached statement run as an executemany (SQLAlchemy batches it into multi-row
@@ -46,10 +47,14 @@ class InboxRepo(Repo):
             .on_conflict_do_nothing(index_elements=["update_id", "identity"])
             .returning(_t.c.id, _t.c.update_id, _t.c.identity)
         )
+        lanes = (
+            lanes if lanes is not None else [c if c is not None else 0 for _, _, c, _ in updates]
+        )
         rows = [
-            {"update_id": u, "identity": i, "chat_id": c, "payload": p, "received_at": at}
-            for u, i, c, p in updates
-        ]
+            {"update_id": u, "identity": i, "chat_id": c, "lane": lane, "payload": p,
+             "received_at": at}
+            for (u, i, c, p), lane in zip(updates, lanes, strict=True)
+        ]  # fmt: skip
         result = await self.session.execute(stmt, rows)
         return {(row.update_id, row.identity): row.id for row in result}
 

@@ -8,7 +8,7 @@ import asyncio
 from datetime import UTC, datetime
 
 from bot.processor import Processor
-from bot.translate import route
+from bot.intake import Inbox
 from dialogs.clock import FrozenClock
 from dialogs.texts import Texts
 from storage.db import Database
@@ -52,8 +52,8 @@ async def test_two_topics_of_one_group_run_in_their_customers_lanes(db: Database
                                          topic_id=topic))  # fmt: skip
     work = RecordingWork()
     processor = Processor(work, Units(db, "Asia/Shanghai"), FrozenClock(NOW), Texts())  # type: ignore[arg-type]
-    processor.submit(route(1, topic_message(1, 11, 901)))
-    processor.submit(route(2, topic_message(2, 22, 902)))
+    inbox = Inbox(db, FrozenClock(NOW), processor.submit)  # the lane is found as it is stored
+    await inbox.store([topic_message(1, 11, 901), topic_message(2, 22, 902)])
     assert await processor.drain(10)
     # Each in the lane of its case's customer, not both in the group's one lane.
     assert sorted(lane for batch in work.batches for lane in batch) == [700, 701]
@@ -66,10 +66,10 @@ async def test_a_customers_message_and_an_agents_action_share_one_lane(db: Datab
         await make_case(s, order, chat_id=700, agent_chat_id=GROUP, topic_id=11)
     work = RecordingWork()
     processor = Processor(work, Units(db, "Asia/Shanghai"), FrozenClock(NOW), Texts())  # type: ignore[arg-type]
-    processor.submit(route(1, topic_message(1, 11, 901)))
+    inbox = Inbox(db, FrozenClock(NOW), processor.submit)
     customer_says = {"update_id": 2, "message": {"message_id": 5, "date": 0, "text": "hi",
                      "chat": {"id": 700, "type": "private"},
                      "from": {"id": 700, "is_bot": False, "first_name": "C"}}}  # fmt: skip
-    processor.submit(route(2, customer_says))
+    await inbox.store([topic_message(1, 11, 901), customer_says])
     assert await processor.drain(10)
     assert work.batches == [[700], [700]]  # one after the other, never at once

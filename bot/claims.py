@@ -1,0 +1,99 @@
+"""Several workers on one PostgreSQL database: who works which customer's lane.
+
+Each `aftersales run --webhook` worker stores the updates it receives, whichever customer they
+concern (a round-robin proxy in front spreads a chat's updates over all of them). A customer's
+updates must still be handled once each and in Telegram's order, so a lane is **claimed**
+(`storage.repos.lanes`): the worker that stores an update claims its lane in the same
+transaction; if another worker holds it, the row is left to the holder. The holder reads the
+lane's pending rows from the database before each turn (rows others stored join in
+`update_id` order) and, before it lets the lane go, releases it and looks once more: a row
+stored by a worker that lost the claim meanwhile is then either seen here or claimed by that
+worker, never by nobody.
+
+A worker killed mid-batch holds its lanes only until its lease runs out (it renews them while
+it lives); then any other worker's sweep finds the lanes' unfinished rows and takes them over.
+The unit of work finishes inbox rows guarded (pending → done once), so a takeover that
+overlaps a slow holder's last commit still counts each update once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dialogs.clock import Clock
+from storage.db import Database
+from storage.repos.lanes import LaneRepo, PendingRow
+
+log = logging.getLogger(__name__)
+LEASE = timedelta(seconds=10)  # how long a dead worker's lanes wait for a takeover
+SWEEP_EVERY = 2.0  # seconds between looks for lanes a dead worker left
+STALE = timedelta(seconds=2)  # a row this old in a lane nobody holds was left behind
+
+
+class Claims:
+    def __init__(self, db: Database, clock: Clock, worker_id: str, *,
+                 lease: timedelta = LEASE) -> None:  # fmt: skip
+        self.db = db
+        self.clock = clock
+        self.worker_id = worker_id
+        self.lease = lease
+
+    async def claim(self, session: AsyncSession, lanes: set[int]) -> set[int]:
+        """In the caller's transaction (the one storing the updates): the lanes won."""
+        now = self.clock.now()
+        return await LaneRepo(session).claim(sorted(lanes), self.worker_id, now, now + self.lease)
+
+    async def pending(self, lane: int) -> list[PendingRow]:
+        async with self.db.read() as session:
+            return await LaneRepo(session).pending(lane)
+
+    async def let_go(self, lane: int) -> list[PendingRow]:
+        """Release the lane, then look once more: the rows to work if it was won back (a
+        worker that lost its claim meanwhile left them), else nothing."""
+        async with self.db.transaction() as session:
+            await LaneRepo(session).release(lane, self.worker_id)
+        rows = await self.pending(lane)
+        if not rows:
+            return []
+        async with self.db.transaction() as session:
+            won = await self.claim(session, {lane})
+        return rows if won else []
+
+    async def take_over(self, stored_before: timedelta = STALE) -> set[int]:
+        """Claim lanes with unfinished rows that nobody holds; the lanes won."""
+        now = self.clock.now()
+        async with self.db.read() as session:
+            lanes = await LaneRepo(session).orphaned(now, now - stored_before)
+        if not lanes:
+            return set()
+        async with self.db.transaction() as session:
+            return await self.claim(session, set(lanes))
+
+    async def renew(self) -> None:
+        async with self.db.transaction() as session:
+            await LaneRepo(session).renew(self.worker_id, self.clock.now() + self.lease)
+
+    async def release_all(self) -> None:
+        async with self.db.transaction() as session:
+            await LaneRepo(session).release_all(self.worker_id)
+
+    async def keep(self, start_lane: Callable[[int], None], stopping: asyncio.Event) -> None:
+        """Until `stopping`: renew this worker's leases and take over lanes left behind."""
+        while not stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), SWEEP_EVERY)
+            if stopping.is_set():
+                break
+            try:
+                await self.renew()
+                for lane in sorted(await self.take_over()):
+                    log.info("took over lane %s (left by a worker that stopped)", lane)
+                    start_lane(lane)
+            except Exception:  # the database restarting: the next sweep tries again
+                log.warning("lane sweep failed", exc_info=True)

@@ -1,0 +1,89 @@
+"""Telegram's flood limits held for the bot as a whole when several workers send.
+
+Each worker's own `RateLimiter` would let N workers send N times too much. Here the buckets
+live in the database (`rate_slots`): booking a slot is one atomic upsert on the bucket's row
+that moves its theoretical arrival time (the same GCRA as `bot.ratelimit`) and returns it,
+on the database server's clock, so workers on different machines agree on "now". A worker
+then sleeps until its slot, as the in-process limiter does. Key 0 is the overall bucket;
+private chats have positive ids, groups negative ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlalchemy import text
+
+from bot.ratelimit import Limits, Rate, Sleep
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+OVERALL = 0
+
+# The slot: the bucket's arrival time less its burst tolerance, never before now; the bucket
+# moves on by one interval from its arrival time (or from now, after a quiet spell).
+_BOOK = text(
+    """
+    WITH clock AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS now)
+    INSERT INTO rate_slots AS r (key, tat)
+    SELECT :key, clock.now + :interval FROM clock
+    ON CONFLICT (key) DO UPDATE
+        SET tat = greatest(r.tat, (SELECT now FROM clock)) + :interval
+    RETURNING tat - :interval - :tolerance - (SELECT now FROM clock) AS wait
+    """
+)
+_QUIET = text(
+    """
+    INSERT INTO rate_slots AS r (key, tat)
+    VALUES (:key, extract(epoch FROM clock_timestamp())::float8 + :until)
+    ON CONFLICT (key) DO UPDATE SET tat = greatest(r.tat, excluded.tat)
+    """
+)
+
+
+class SharedRateLimiter:
+    """`await limiter.acquire(chat_id)` before each message, as with `RateLimiter`."""
+
+    def __init__(self, db: Database, limits: Limits | None = None, *,
+                 sleep: Sleep = asyncio.sleep) -> None:  # fmt: skip
+        self.db = db
+        self.limits = limits or Limits()
+        self._sleep = sleep
+        self._writing: set[asyncio.Task[None]] = set()
+
+    def rate_for(self, chat_id: int) -> Rate:
+        return self.limits.group if chat_id < 0 else self.limits.private
+
+    async def acquire(self, chat_id: int) -> None:
+        # The chat's slot first, the overall one only once the chat may send (as in
+        # `RateLimiter.acquire`: booking the overall bucket seconds ahead holds up every chat).
+        await self._wait(chat_id, self.rate_for(chat_id))
+        await self._wait(OVERALL, self.limits.overall)
+
+    def penalize(self, chat_id: int | None, seconds: float) -> None:
+        """Telegram said "retry after `seconds`": every worker keeps this chat (None: every
+        chat) quiet that long. Written in the background: the caller waits out the pause
+        itself, the others see it on their next booking."""
+        key, rate = (OVERALL, self.limits.overall) if chat_id is None else (
+            chat_id, self.rate_for(chat_id))  # fmt: skip
+        task = asyncio.create_task(self._quiet(key, seconds + rate.tolerance))
+        self._writing.add(task)
+        task.add_done_callback(self._writing.discard)
+
+    async def _quiet(self, key: int, seconds: float) -> None:
+        try:
+            async with self.db.engine.connect() as conn:
+                await conn.execute(_QUIET, {"key": key, "until": seconds})
+                await conn.commit()
+        except Exception:  # a lost pause costs at most one more 429
+            log.warning("could not share a Telegram pause of %.1f s", seconds, exc_info=True)
+
+    async def _wait(self, key: int, rate: Rate) -> None:
+        async with self.db.engine.connect() as conn:
+            wait = await conn.scalar(
+                _BOOK, {"key": key, "interval": rate.interval, "tolerance": rate.tolerance}
+            )
+            await conn.commit()
+        if wait is not None and wait > 0:
+            await self._sleep(wait)

@@ -1,0 +1,123 @@
+"""Lane leases: with several workers on one database, a customer's lane is worked by one
+worker at a time, so that customer's updates are handled once each and in Telegram's order.
+
+A worker that stores an update claims its lane in the same transaction (`claim`): it wins
+when nobody holds the lane, when it holds it already, or when the holder's lease ran out (the
+holder died). A worker that lost the claim leaves its row pending; the holder takes it up
+(`pending`), because before it lets the lane go it looks once more (see `bot/claims.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, func, or_, select, update
+
+from storage.models import Inbox, Lane
+from storage.repos.base import Repo, dialect_insert
+
+_lanes = Lane.__table__
+_inbox = Inbox.__table__
+
+
+@dataclass(frozen=True, slots=True)
+class PendingRow:
+    """A stored update nobody finished yet."""
+
+    id: int
+    update_id: int
+    payload: dict[str, Any]
+
+
+class LaneRepo(Repo):
+    async def claim(
+        self, lanes: Sequence[int], holder: str, now: datetime, until: datetime
+    ) -> set[int]:
+        """Take these lanes for `holder` until `until`; the ones it holds now."""
+        if not lanes:
+            return set()
+        stmt = dialect_insert(self.session, _lanes)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["lane"],
+            set_={"holder": stmt.excluded.holder, "until": stmt.excluded.until},
+            where=or_(
+                _lanes.c.holder.is_(None),
+                _lanes.c.holder == stmt.excluded.holder,
+                _lanes.c.until <= bindparam("now", type_=_lanes.c.until.type),
+            ),
+        ).returning(_lanes.c.lane)
+        # Sorted: two workers claiming overlapping lanes lock the rows in the same order.
+        rows = [{"lane": lane, "holder": holder, "until": until} for lane in sorted(set(lanes))]
+        won: set[int] = set()
+        for row in rows:  # RETURNING of an upsert per row: executemany drops it on some drivers
+            result = await self.session.execute(stmt, {**row, "now": now})
+            won.update(r[0] for r in result)
+        return won
+
+    async def release(self, lane: int, holder: str) -> None:
+        await self.session.execute(
+            update(_lanes)
+            .where(_lanes.c.lane == lane, _lanes.c.holder == holder)
+            .values(holder=None, until=None)
+        )
+
+    async def release_all(self, holder: str) -> None:
+        await self.session.execute(
+            update(_lanes).where(_lanes.c.holder == holder).values(holder=None, until=None)
+        )
+
+    async def renew(self, holder: str, until: datetime) -> None:
+        """Push the lease of every lane `holder` holds to `until` (it is alive)."""
+        await self.session.execute(
+            update(_lanes).where(_lanes.c.holder == holder).values(until=until)
+        )
+
+    async def pending(self, lane: int, limit: int = 50) -> list[PendingRow]:
+        """The lane's unfinished updates in Telegram's order (then the order of arrival)."""
+        rows = await self.session.execute(
+            select(_inbox.c.id, _inbox.c.update_id, _inbox.c.payload)
+            .where(_inbox.c.lane == lane, _inbox.c.status == "pending")
+            .order_by(_inbox.c.update_id, _inbox.c.id)
+            .limit(limit)
+        )
+        return [PendingRow(r.id, r.update_id, r.payload) for r in rows]
+
+    async def orphaned(self, now: datetime, stored_before: datetime, limit: int = 200) -> list[int]:
+        """Lanes with updates stored before `stored_before` and still unfinished whose lane
+        nobody holds (or its holder's lease ran out): work a dead worker left behind."""
+        held = select(_lanes.c.lane).where(_lanes.c.holder.is_not(None), _lanes.c.until > now)
+        rows = await self.session.scalars(
+            select(_inbox.c.lane)
+            .where(
+                _inbox.c.status == "pending",
+                _inbox.c.received_at < stored_before,
+                _inbox.c.lane.is_not(None),
+                _inbox.c.lane.not_in(held),
+            )
+            .group_by(_inbox.c.lane)
+            .order_by(func.min(_inbox.c.id))
+            .limit(limit)
+        )
+        return list(rows)
+
+    async def missing_before(self, update_id: int, since: datetime, span: int = 16) -> bool:
+        """Whether an update id just below `update_id` is missing while its neighbours came in
+        recently: Telegram's ids increase one by one, so a hole is an update still on its way
+        (webhook deliveries run in parallel). Ids seen long ago, or none at all (the first
+        update after a quiet spell, ids started anew), mean nothing is missing."""
+        low = update_id - span
+        seen = set(
+            await self.session.scalars(
+                select(_inbox.c.update_id).where(
+                    _inbox.c.update_id >= low,
+                    _inbox.c.update_id < update_id,
+                    _inbox.c.received_at >= since,
+                )
+            )
+        )
+        if not seen:
+            return False
+        return any(i not in seen for i in range(min(seen) + 1, update_id))
