@@ -186,6 +186,10 @@ def _build_parser() -> argparse.ArgumentParser:
 
     add_customer_parser(sub)
 
+    from bot.cli.report import add_parser as add_report_parser
+
+    add_report_parser(sub)
+
     demo = sub.add_parser(
         "demo-data",
         help="load a demo shop (customers and orders) dated relative to today",
@@ -330,6 +334,10 @@ def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:
         from bot.cli.case import case
 
         return case
+    if args.command == "report":
+        from bot.cli.report import report
+
+        return report
     if args.command == "demo-data":
         from bot.cli.data import demo_data
 
