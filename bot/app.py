@@ -33,6 +33,7 @@ from bot.metrics import Health, Metrics, task_alive
 from bot.outbox import OutboxWorker
 from bot.processor import Processor
 from bot.ratelimit import Limits, RateLimiter
+from bot.reports import digest as report_digest
 from bot.responses import KEPT  # noqa: F401  (imported for its effect: see the module)
 from bot.roles import Roles
 from bot.settings import Settings, require_api_token, require_webhook_secret
@@ -157,6 +158,7 @@ async def start(rt: Runtime) -> asyncio.Task[None]:
         keep = rt.processor.claims.keep(rt.processor.start_lane, rt.stopping)
         rt.claims_task = asyncio.create_task(keep, name="lane claims")
     pruning.start(rt.db, rt.clock, rt.settings, rt.policy)  # retention, once a day
+    await report_digest.schedule(rt.db, rt.clock, rt.settings, rt.policy)  # REPORT_DIGEST
     return outbox_task
 
 

@@ -400,10 +400,17 @@ def _plan_topic_state(p: dict[str, Any]) -> list[Step]:
     return [Step(method, call, flood_limited=False)]
 
 
+def _plan_chart(p: dict[str, Any]) -> list[Step]:
+    from bot.reports.send import plan_chart  # a report's picture (matplotlib only when asked)
+
+    return plan_chart(p)
+
+
 _PLANNERS: dict[str, Callable[[dict[str, Any]], list[Step]]] = {
     "message": _plan_message,
     "callback_answer": _plan_callback_answer,
     "photo": _plan_photo,
+    "chart": _plan_chart,
     "media_group": _plan_media_group,
     "create_topic": _plan_create_topic,
     "copy": _plan_copy,

@@ -96,6 +96,12 @@ class Settings(BaseSettings):
     health_host: str = "127.0.0.1"
     health_port: int | None = Field(None, ge=1, le=65535)
     log_format: Literal["text", "json"] = "text"
+    # The weekly after-sales digest in the agents' group (bot/reports/digest.py): last week's
+    # report on REPORT_DIGEST_WEEKDAY (0 Monday) at REPORT_DIGEST_HOUR, shop time. Off unless
+    # asked for.
+    report_digest: bool = False
+    report_digest_weekday: int = Field(0, ge=0, le=6)
+    report_digest_hour: int = Field(9, ge=0, le=23)
 
     @property
     def agent_chat_id(self) -> int | None:

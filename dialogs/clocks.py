@@ -14,6 +14,8 @@ from dialogs.agents.topic import DeskInfo, TopicWriter
 from dialogs.events import Outgoing, Reply
 from dialogs.lifecycle import clocks as lifecycle_clocks
 from dialogs.lifecycle.steps import Lifecycle
+from dialogs.policy.calendar import WorkingCalendar
+from dialogs.reports import digest
 from dialogs.shop import ShopPort
 from dialogs.texts import Texts
 from storage.domain import Actor, CaseStatus
@@ -38,6 +40,10 @@ class Clocks:
             return await self._first_response(timer.case_id, shop, now)
         if timer.kind == HALF_TIME and timer.case_id is not None:
             return await self._half_time(timer.case_id, shop, now)
+        if timer.kind == digest.DIGEST:
+            calendar = self.lifecycle.policy.calendar if self.lifecycle else WorkingCalendar(
+                self.texts.tz.key)  # fmt: skip
+            return await digest.fire(timer, shop, self.texts, self.desk.locale, calendar, now)
         return []  # a kind this version does not know: fired, nothing to do
 
     async def _half_time(self, case_id: int, shop: ShopPort, now: datetime) -> list[Outgoing]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
+from storage.report_figures import PeriodFigures
 from storage.views import (
     CaseCard,
     CaseEventView,
@@ -103,3 +104,6 @@ class ShopPort(Protocol):
     async def survey(self, case_id: int) -> SurveyView | None: ...
     async def answer_survey(self, case_id: int, now: datetime, **values: Any
                             ) -> SurveyView | None: ...  # fmt: skip
+
+    # reports: a period's figures, grouped by the database (dialogs/reports)
+    async def report_figures(self, start: datetime, end: datetime) -> PeriodFigures: ...

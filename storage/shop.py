@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.domain import Actor, CaseKind, CaseStatus, Outcome
+from storage.report_figures import PeriodFigures
 from storage.repos import (
     AgentRepo,
     CaseRepo,
@@ -23,6 +24,7 @@ from storage.repos import (
     SurveyRepo,
     TimerRepo,
 )
+from storage.repos.reports import ReportRepo
 from storage.views import (
     CaseCard,
     CaseEventView,
@@ -48,6 +50,7 @@ class StorageShop:
         self.timers = TimerRepo(session)
         self.agents = AgentRepo(session)
         self.surveys = SurveyRepo(session)
+        self.reports = ReportRepo(session)
 
     # --- customers and identification ---------------------------------------------------------
 
@@ -295,3 +298,8 @@ class StorageShop:
 
     async def answer_survey(self, case_id: int, now: datetime, **values: Any) -> SurveyView | None:
         return await self.surveys.record(case_id, now, **values)
+
+    # --- reports ------------------------------------------------------------------------------
+
+    async def report_figures(self, start: datetime, end: datetime) -> PeriodFigures:
+        return await self.reports.report_figures(start, end)

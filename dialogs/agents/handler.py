@@ -20,6 +20,7 @@ from dialogs.events import CallbackAnswer, Copy, Event, Outgoing, Reply
 from dialogs.lifecycle.carriers import CARRIERS
 from dialogs.lifecycle.steps import Lifecycle, Refused
 from dialogs.policy import Policy
+from dialogs.reports import command as reports
 from dialogs.shop import ShopPort
 from dialogs.texts import Texts
 from storage.domain import Actor, Desk, Service
@@ -34,7 +35,7 @@ Role = Literal["agent", "supervisor"] | None
 NOTE_PREFIX = "//"
 COMMANDS = ("take", "approve", "reject", "offer", "ask", "note", "back", "close", "card",
             "order", "evidence", "accept", "investigate", "resolve", "queue", "mine",
-            "help", *LIFECYCLE_COMMANDS)  # fmt: skip
+            "help", "report", *LIFECYCLE_COMMANDS)  # fmt: skip
 # A button that needs words from the agent answers with the command to type.
 TYPED = {"ask": "desk/type_ask", "resolve": "desk/type_resolve"}
 
@@ -128,6 +129,12 @@ class Agents:
             return
         if name == "help":
             await self._reply(actions, event, "desk/help")
+            return
+        if name == "report":  # the desk's figures, a chart and its key numbers
+            writer = actions.writer
+            writer.out.append(await reports.answer(writer.shop, event, self.texts,
+                                                   self.info.locale, self.policy.calendar,
+                                                   writer.now))  # fmt: skip
             return
         if case is None:
             await self._reply(actions, event, "desk/no_case_here")
