@@ -197,6 +197,13 @@ def _build_parser() -> argparse.ArgumentParser:
         "into DATABASE_URL. Running it again updates the same orders.",
     )
     demo.add_argument(
+        "--cases",
+        type=int,
+        metavar="N",
+        help="also generate a two-year history of N after-sales cases (for reports and their "
+        "benchmark)",
+    )
+    demo.add_argument(
         "--now",
         metavar="TIME",
         help="ISO 8601 time with an offset to date the orders from (default: now)",

@@ -11,6 +11,7 @@ from bot.settings import load_settings
 from storage import migrate
 from storage.db import Database
 from storage.demo import CUSTOMERS, load_demo
+from storage.history import HistoryReport, load_history
 from storage.importer import ImportReport, import_file
 
 EXIT_OK, EXIT_BAD_RECORDS, EXIT_USAGE = 0, 1, 2
@@ -44,6 +45,10 @@ def demo_data(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"--now: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    cases = getattr(args, "cases", None)
+    if cases is not None and cases < 1:
+        print(f"--cases: {cases} is not a number of cases; give 1 or more", file=sys.stderr)
+        return EXIT_USAGE
     url = load_settings().database_url
     migrate.upgrade(url)
     report = asyncio.run(_demo(url, now))
@@ -52,6 +57,9 @@ def demo_data(args: argparse.Namespace) -> int:
     print(f"demo shop: {report.summary()}")
     for customer in CUSTOMERS:
         print(f"  {customer['phone']}  {customer['name']} ({customer['language']})")
+    if cases:
+        history = asyncio.run(_history(url, cases, now))
+        print(f"history: {history.summary()}, over the two years to {now:%Y-%m-%d}")
     return EXIT_OK if report.ok else EXIT_BAD_RECORDS
 
 
@@ -68,6 +76,14 @@ async def _import(url: str, path: str) -> ImportReport:
     db = Database(url)
     try:
         return await import_file(db, path, now=datetime.now(UTC))
+    finally:
+        await db.dispose()
+
+
+async def _history(url: str, cases: int, now: datetime) -> HistoryReport:
+    db = Database(url)
+    try:
+        return await load_history(db, cases, now)
     finally:
         await db.dispose()
 
