@@ -6,7 +6,7 @@ records its progress after each, so a retry never repeats a step Telegram alread
 `deliver()` runs a whole plan at once (tools and tests).
 
 Payload kinds: message, callback_answer, photo, media_group, copy, create_topic, topic_state
-(see docs/outbox.md).
+(see docs/outbox.md), and chart (a report's picture, drawn as it leaves: bot/reports/send.py).
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ language (templates `report/chart` and `report/label`), every bar a number. bot/
 
 from __future__ import annotations
 
+import html
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -52,7 +53,10 @@ class ChartSpec:
 
 def chart_spec(report: Report, texts: Texts, locale: str) -> ChartSpec:
     def words(part: str, **values: Any) -> str:
-        return texts.plain(locale, "report/chart", part=part, report=report, **values)
+        # Not `texts.plain`: it would keep every report in its memo of labels.
+        return html.unescape(
+            str(texts.render(locale, "report/chart", part=part, report=report, **values))
+        )
 
     def label(kind: str, name: str) -> str:
         return texts.plain(locale, "report/label", kind=kind, name=name)

@@ -7,6 +7,7 @@ the same report by the templates (`report/markdown`), in the shop's language.
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 from dataclasses import dataclass
@@ -140,4 +141,9 @@ def md_cell(text: str) -> str:
 
 
 def to_markdown(report: Report, texts: Texts, locale: str) -> str:
-    return texts.plain(locale, "report/markdown", report=report, cell=md_cell) + "\n"
+    # Plain text, not Telegram's HTML: the template's escaping undone (`texts.plain` would do
+    # the same but keep every report in its memo of labels).
+    return (
+        html.unescape(str(texts.render(locale, "report/markdown", report=report, cell=md_cell)))
+        + "\n"
+    )
