@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlparse
@@ -49,6 +50,7 @@ from dialogs.work import Work
 from storage import migrate
 from storage.db import Database
 from storage.locks import AlreadyRunning, hold_instance_lock
+from storage.repos import OutboxRepo
 
 log = logging.getLogger(__name__)
 TELEGRAM = "https://api.telegram.org"
@@ -112,11 +114,14 @@ def build(settings: Settings, *, clock: Clock | None = None, bot: Bot | None = N
                    inbox, metrics, Health(db, clock, metrics))  # fmt: skip
 
 
-def as_webhook_worker(rt: Runtime) -> None:
+def as_webhook_worker(rt: Runtime, port: int) -> None:
     """Webhook mode: deliveries run in parallel, so an update waits a moment for one with a
     lower id still on its way; on PostgreSQL other workers may run beside this one, so lanes
-    are claimed (`bot/claims.py`) and Telegram's limits are shared (`bot/shared_limits.py`)."""
+    are claimed (`bot/claims.py`) and Telegram's limits are shared (`bot/shared_limits.py`).
+    The worker is named by its host and port: started again after a crash, it knows what its
+    former self left half done and need not wait for those leases to run out."""
     rt.processor.settle = SETTLE
+    rt.outbox.worker_id = f"{socket.gethostname()[:30]}:{port}"
     if not rt.db.is_postgresql:
         return  # SQLite: one bot per file (`one_instance`)
     claims = Claims(rt.db, rt.clock, rt.outbox.worker_id)
@@ -146,6 +151,11 @@ async def start(rt: Runtime) -> asyncio.Task[None]:
     except TelegramUnauthorizedError:
         raise StartupError(REVOKED, exit_code=1) from None
     log.info("running as @%s (policy %s)", me.username, rt.policy.name)
+    async with rt.db.transaction() as session:
+        doubtful = await OutboxRepo(session).give_up_own(rt.outbox.worker_id)
+    if doubtful:
+        log.error("%d messages this worker was sending when it stopped are in doubt; "
+                  "not sent again", doubtful)  # fmt: skip
     await register_commands(rt)
     outbox_task = asyncio.create_task(rt.outbox.run(), name="outbox")
     rt.health.outbox = task_alive(outbox_task)
@@ -245,6 +255,8 @@ async def run_polling(
 ) -> None:
     api_token = require_api_token(rt.settings, webhook=False)
     with one_instance(rt.settings):
+        # One poller per bot: named by its host, it knows its former self after a crash.
+        rt.outbox.worker_id = f"{socket.gethostname()[:30]}:polling"
         outbox_task = await start(rt)
         api = await _serve_api(rt, api_token, outbox_task) if api_token else None
         health = None
@@ -316,7 +328,7 @@ async def run_webhook(
     secret = require_webhook_secret(settings)  # never open to anyone who finds the URL
     api_token = require_api_token(settings, webhook=True)
     with one_instance(settings):
-        as_webhook_worker(rt)
+        as_webhook_worker(rt, port)
         outbox_task = await start(rt)
         path = urlparse(settings.webhook_url).path or "/"
         app = webhook_app(rt.inbox, secret, path)

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -130,6 +130,28 @@ def is_outage(exc: BaseException) -> bool:
     opposed to a statement that failed: what is worth waiting out and doing again."""
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
-    if isinstance(exc, OperationalError | InterfaceError):
-        return not isinstance(exc.orig, sqlite3.Error) or "locked" in str(exc.orig)
-    return isinstance(exc, ConnectionError | OSError | TimeoutError)
+    seen: BaseException | None = exc
+    for _ in range(8):  # the driver's error is a few causes down
+        if seen is None:
+            return False
+        if isinstance(seen, sqlite3.OperationalError):
+            return "locked" in str(seen)
+        if isinstance(seen, ConnectionError | OSError | TimeoutError):
+            return True
+        names = {t.__name__ for t in type(seen).__mro__}
+        if _OUTAGES & names or ("InterfaceError" in names and "closed" in str(seen)):
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
+
+
+# asyncpg's names for "no server to talk to": connection errors (SQLSTATE class 08), the
+# server shutting down or starting up (57P01-57P03), a connection that closed under us.
+_OUTAGES = {
+    "PostgresConnectionError",
+    "OperatorInterventionError",
+    "ConnectionDoesNotExistError",
+    "InternalClientError",
+    "CannotConnectNowError",
+    "AdminShutdownError",
+}
