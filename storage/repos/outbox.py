@@ -186,6 +186,16 @@ class OutboxRepo(Repo):
         )
         return result.rowcount == 1  # type: ignore[attr-defined]
 
+    async def give_up_own(self, worker: str) -> int:
+        """A worker started again under its old id: the rows it left mid-call are in doubt
+        now, not when their lease runs out (until then they would hold up their chats)."""
+        result = await self.session.execute(
+            update(_t)
+            .where(_t.c.status == S.SENDING, _t.c.claimed_by == worker)
+            .values(status=S.FAILED, error=IN_DOUBT, claimed_by=None, lease_until=None)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
     # --- blocked chats ---------------------------------------------------------------------------
 
     async def mark_blocked(self, chat_id: int, at: datetime, error: str | None = None) -> None:
