@@ -2,8 +2,9 @@
 
 The first run is an hour after the start (a restart loop does not prune over and over; a short
 test run never prunes), then every 24 hours. Several workers may each run it: the statements
-are idempotent. A failure is logged and tried again the next day. The evidence files of the
-anonymised cases are deleted once the transaction has committed.
+are idempotent. A failure is logged and tried again the next day. A run is a series of small
+transactions (a few hundred cases each); the evidence files of each batch's anonymised cases
+are deleted once it has committed.
 
 `start` and `stop` are what `bot/app.py` calls; one pruner per database.
 """
@@ -61,16 +62,23 @@ class Pruner:
         self._stopped.set()
 
     async def prune_once(self) -> PruneReport:
-        from storage.retention import prune
+        """One run, a bounded batch per transaction (`storage.retention.prune_in_batches`):
+        the bot's memory and its other writers' waits do not grow with the history."""
+        from storage.retention import prune_in_batches
 
-        async with self.db.transaction() as session:
-            report = await prune(
-                session,
-                now=self.clock.now(),
-                processed_days=self.processed_days,
-                retention_days=self.retention_days,
-            )
-        failed = await asyncio.to_thread(delete_files, report.evidence_paths)
+        failed = 0
+
+        async def committed(paths: tuple[str, ...]) -> None:
+            nonlocal failed
+            failed += await asyncio.to_thread(delete_files, paths)
+
+        report = await prune_in_batches(
+            self.db,
+            now=self.clock.now(),
+            processed_days=self.processed_days,
+            retention_days=self.retention_days,
+            committed=committed,
+        )
         log.info(
             "pruned: %s%s",
             report.summary(),

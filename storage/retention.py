@@ -8,14 +8,18 @@
   its events and its survey comment. What reports count stays: service, reason, status,
   outcome, rules, times, amounts, and the customer as an id only.
 
-Plain functions on a session, returning counts and paths; the caller commits.
+Plain functions on a session, returning counts and paths; the caller commits. `prune_in_batches`
+is what the running bot and `aftersales db prune` use: a bounded batch per transaction, so that
+neither the process's memory nor the time the database's writer is held grows with the shop's
+history (bench/memory_bench.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,10 +27,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage import domain
 from storage.models import Case, CaseEvent, Evidence, Inbox, Outbox, Survey
 
+if TYPE_CHECKING:
+    from storage.db import Database
+
 FINISHED = (domain.CaseStatus.CLOSED, domain.CaseStatus.CANCELLED, domain.CaseStatus.REJECTED)
 ANONYMISED, ERASED = "anonymised", "erased"  # the case events that say it was done
 # Event data that a person wrote (or that names a person); the rest are codes and amounts.
 FREE_TEXT_KEYS = ("text", "note", "comment", "address", "phone", "name")
+BATCH = 500  # cases anonymised, or thousands of processed rows deleted, per transaction
 
 
 @dataclass(frozen=True)
@@ -63,10 +71,48 @@ async def prune(
     return PruneReport(inbox, outbox, len(case_ids), removed.count, tuple(removed.paths))
 
 
+async def prune_in_batches(
+    db: Database,
+    *,
+    now: datetime,
+    processed_days: int,
+    retention_days: int,
+    committed: Callable[[tuple[str, ...]], Awaitable[None]],
+    batch: int = BATCH,
+) -> PruneReport:
+    """`prune` as a series of transactions of at most `batch` cases (and 10 x `batch` processed
+    rows of each kind): memory, statement size (SQLite binds at most 32,766 values) and the
+    time other writers wait stay bounded whatever the shop's history. A batch committed stays
+    done if a later one fails; the next run carries on (every step is idempotent).
+    `committed` gets each batch's evidence files once it has committed, for deletion; the
+    report's `evidence_paths` stays empty."""
+    cutoff = now - timedelta(days=processed_days)
+    inbox = outbox = 0
+    while True:
+        async with db.transaction() as session:
+            deleted = await prune_processed(session, cutoff, False, limit=10 * batch)
+        inbox, outbox = inbox + deleted[0], outbox + deleted[1]
+        if max(deleted) < 10 * batch:
+            break
+    cases = evidence = 0
+    before = now - timedelta(days=retention_days)
+    while True:
+        async with db.transaction() as session:
+            case_ids = await finished_cases_before(session, before, limit=batch)
+            removed = await anonymise_cases(session, case_ids, now=now, kind=ANONYMISED)
+        cases, evidence = cases + len(case_ids), evidence + removed.count
+        if removed.paths:
+            await committed(tuple(removed.paths))
+        if len(case_ids) < batch:
+            break
+    return PruneReport(inbox, outbox, cases, evidence)
+
+
 async def prune_processed(
-    session: AsyncSession, cutoff: datetime, dry_run: bool
+    session: AsyncSession, cutoff: datetime, dry_run: bool, *, limit: int | None = None
 ) -> tuple[int, int]:
-    """Inbox rows processed and outbox rows sent before `cutoff`: deleted (or counted)."""
+    """Inbox rows processed and outbox rows sent before `cutoff`: deleted (or counted); with
+    `limit`, at most that many of each (the oldest ids first)."""
     inbox_where = and_(
         Inbox.status.in_((domain.InboxStatus.DONE, domain.InboxStatus.FAILED)),
         func.coalesce(Inbox.processed_at, Inbox.received_at) < cutoff,
@@ -80,13 +126,21 @@ async def prune_processed(
             await _count(session, select(Inbox.id).where(inbox_where)),
             await _count(session, select(Outbox.id).where(outbox_where)),
         )
+    if limit is not None:
+        inbox_where = Inbox.id.in_(select(Inbox.id).where(inbox_where).order_by(Inbox.id)
+                                   .limit(limit).scalar_subquery())  # fmt: skip
+        outbox_where = Outbox.id.in_(select(Outbox.id).where(outbox_where).order_by(Outbox.id)
+                                     .limit(limit).scalar_subquery())  # fmt: skip
     inbox = await session.execute(delete(Inbox).where(inbox_where))
     outbox = await session.execute(delete(Outbox).where(outbox_where))
     return _rowcount(inbox), _rowcount(outbox)
 
 
-async def finished_cases_before(session: AsyncSession, cutoff: datetime) -> list[int]:
-    """Closed, cancelled or rejected cases last changed before `cutoff`, not anonymised yet."""
+async def finished_cases_before(
+    session: AsyncSession, cutoff: datetime, *, limit: int | None = None
+) -> list[int]:
+    """Closed, cancelled or rejected cases last changed before `cutoff`, not anonymised yet
+    (with `limit`, the first that many by id)."""
     done = exists().where(CaseEvent.case_id == Case.id, CaseEvent.kind.in_((ANONYMISED, ERASED)))
     query = (
         select(Case.id)
@@ -94,6 +148,7 @@ async def finished_cases_before(session: AsyncSession, cutoff: datetime) -> list
         .where(func.coalesce(Case.closed_at, Case.updated_at) < cutoff)
         .where(~done)
         .order_by(Case.id)
+        .limit(limit)
     )
     return list((await session.scalars(query)).all())
 

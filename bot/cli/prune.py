@@ -44,7 +44,7 @@ def prune(args: argparse.Namespace) -> int:
     settings = load_settings()
     policy = check_policy(settings)
     migrate.upgrade(settings.database_url)
-    report = asyncio.run(
+    report, failed = asyncio.run(
         run_prune(
             settings.database_url,
             settings.retention_processed_days,
@@ -52,9 +52,6 @@ def prune(args: argparse.Namespace) -> int:
             dry_run=args.dry_run,
         )
     )
-    from bot.pruning import delete_files
-
-    failed = 0 if args.dry_run else delete_files(report.evidence_paths)
     prefix = "would prune" if args.dry_run else "pruned"
     print(f"{prefix}: {report.summary()}")
     if failed:
@@ -64,16 +61,41 @@ def prune(args: argparse.Namespace) -> int:
 
 
 async def run_prune(url: str, processed_days: int, retention_days: int, *, dry_run: bool,
-                    now: datetime | None = None) -> PruneReport:  # fmt: skip
+                    now: datetime | None = None) -> tuple[PruneReport, int]:  # fmt: skip
+    """The report, and how many evidence files could not be deleted. For real, a bounded
+    batch per transaction (`storage.retention.prune_in_batches`), each batch's files deleted
+    once it has committed."""
+    from bot.pruning import delete_files
     from storage.db import Database
     from storage.retention import prune as prune_storage
+    from storage.retention import prune_in_batches
+
+    now = now or datetime.now(UTC)
+    failed = 0
+
+    async def committed(paths: tuple[str, ...]) -> None:
+        nonlocal failed
+        failed += await asyncio.to_thread(delete_files, paths)
 
     db = Database(url)
     try:
-        async with db.transaction() as session:
-            return await prune_storage(
-                session, now=now or datetime.now(UTC), processed_days=processed_days,
-                retention_days=retention_days, dry_run=dry_run,
-            )  # fmt: skip
+        if dry_run:
+            async with db.read() as session:
+                report = await prune_storage(
+                    session,
+                    now=now,
+                    processed_days=processed_days,
+                    retention_days=retention_days,
+                    dry_run=True,
+                )
+            return report, 0
+        report = await prune_in_batches(
+            db,
+            now=now,
+            processed_days=processed_days,
+            retention_days=retention_days,
+            committed=committed,
+        )
+        return report, failed
     finally:
         await db.dispose()

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from storage.db import Database
 from storage.models import Case, CaseEvent, Evidence, Inbox, Outbox, Survey
-from storage.retention import prune
+from storage.retention import prune, prune_in_batches
 from tests.factories import NOW, make_case, make_customer, make_order
 
 OLD, RECENT = NOW - timedelta(days=8), NOW - timedelta(days=6)
@@ -204,3 +204,40 @@ async def test_a_dry_run_counts_and_changes_nothing(db: Database):
     assert case.description.startswith("屏幕裂了") and len(evidence) == 1
     async with db.read() as s:
         assert len((await s.scalars(select(Inbox))).all()) == 4
+
+
+async def test_a_long_history_is_pruned_a_bounded_batch_per_transaction(db: Database):
+    """The running bot's pruning: however many cases are due, a transaction anonymises at most
+    `batch` of them (memory and the writer's hold stay bounded), and each batch's evidence
+    files are handed over once it has committed."""
+    ids = await _seed(db)
+    async with db.transaction() as s:
+        s.add_all(_inbox(100 + n, "done", OLD) for n in range(25))
+        order = await make_order(s, await make_customer(s, telegram_user_id=8))
+        for n in range(4):
+            case = await make_case(s, order, status="cancelled", created_at=LONG_AGO,
+                                   closed_at=LONG_AGO, description=f"words {n}")  # fmt: skip
+            s.add(Evidence(case_id=case.id, kind="photo", file_id=f"g{n}", file_unique_id=f"v{n}",
+                           local_path=f"/ev/more{n}.jpg"))  # fmt: skip
+    handed: list[tuple[str, ...]] = []
+
+    async def committed(paths: tuple[str, ...]) -> None:
+        async with db.read() as s:  # committed already: another session sees the batch
+            gone = select(Evidence.id).where(Evidence.local_path.in_(paths))
+            assert (await s.scalars(gone)).all() == []
+        handed.append(paths)
+
+    report = await prune_in_batches(db, now=NOW, processed_days=7, retention_days=1095,
+                                    committed=committed, batch=2)  # fmt: skip
+    assert (report.inbox, report.outbox, report.cases, report.evidence) == (27, 1, 5, 5)
+    assert report.evidence_paths == ()
+    assert [len(paths) for paths in handed] == [2, 2, 1]
+    async with db.read() as s:
+        left = (await s.scalars(select(Case.description).where(Case.status != "closed"))).all()
+        assert sorted(left) == ["", "", "", "", "still open"]
+        assert sorted((await s.scalars(select(Inbox.update_id))).all()) == [2, 3]
+    case, _, _ = await _case(db, ids["old"])
+    assert case.description == ""
+    again = await prune_in_batches(db, now=NOW, processed_days=7, retention_days=1095,
+                                   committed=committed, batch=2)  # fmt: skip
+    assert (again.inbox, again.outbox, again.cases, again.evidence) == (0, 0, 0, 0)
