@@ -69,7 +69,7 @@ class Claims:
         """Claim lanes with unfinished rows that nobody holds; the lanes won."""
         now = self.clock.now()
         async with self.db.read() as session:
-            lanes = await LaneRepo(session).orphaned(now, now - stored_before)
+            lanes = await LaneRepo(session).orphaned(self.worker_id, now, now - stored_before)
         if not lanes:
             return set()
         async with self.db.transaction() as session:
@@ -93,7 +93,7 @@ class Claims:
             try:
                 await self.renew()
                 for lane in sorted(await self.take_over()):
-                    log.info("took over lane %s (left by a worker that stopped)", lane)
+                    log.info("working lane %s: rows left unfinished", lane)
                     start_lane(lane)
             except Exception:  # the database restarting: the next sweep tries again
                 log.warning("lane sweep failed", exc_info=True)

@@ -14,6 +14,7 @@ import contextlib
 import functools
 import logging
 import random
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ from bot.ratelimit import RateLimiter
 from bot.render import PayloadError, plan
 from bot.topics import Topics, lost_topic
 from dialogs.clock import Clock
-from storage.db import Database
+from storage.db import Database, is_outage
 from storage.domain import OutboxStatus
 from storage.group import GroupWriter
 from storage.repos import OutboxRepo
@@ -48,6 +49,7 @@ from storage.repos.outbox import OutboxRow
 log = logging.getLogger(__name__)
 
 RECORD_TRIES = 3
+RECORD_OUTAGE = 60.0  # seconds a sent mark waits for the database to come back
 _AGAIN = object()
 
 TRANSIENT = (
@@ -176,10 +178,12 @@ class OutboxWorker:
         limit = min(self.batch, self.concurrency - len(self._busy))
         if limit <= 0 or self._stopping:
             return 0
-        # In the group's transaction: no transaction of its own for a look that comes often.
-        chats = await self.group.run(
-            lambda session: OutboxRepo(session).due_chats(self.clock.now(), limit, self._busy)
-        )
+        # A read, not a write: on SQLite every write transaction of the process queues for the
+        # one writer (units of work, inbox rows, claims, sent marks), and this look is the first
+        # step between a committed row and its call. In the group writer's queue it waited
+        # there once, and the head's claim once more; a WAL read waits for nobody.
+        async with self.db.read() as session:
+            chats = await OutboxRepo(session).due_chats(self.clock.now(), limit, self._busy)
         # Every slot is wanted: more chats may be waiting than there are free slots.
         self._crowded = len(chats) >= limit
         started = 0
@@ -268,11 +272,15 @@ class OutboxWorker:
         payload = row.payload
         merged: tuple[OutboxRow, ...] = ()
         remade = False  # a deleted topic is made again once per row
+        outage_ends = time.monotonic() + RECORD_OUTAGE
         while True:
             if "topic" in payload and self.topics is not None:
                 try:
                     prepared = await self.topics.prepare(row, self.clock.now(), self.limiter)
                 except Exception as error:
+                    if is_outage(error) and time.monotonic() < outage_ends:
+                        await asyncio.sleep(1.0)  # the database restarting: prepare again
+                        continue
                     return await self._failed_call(row, error)
                 if prepared.payload is None:  # superseded by a newer row: nothing to send
                     await self._record(None, sent=(row.id, self.clock.now(), None))
@@ -331,18 +339,24 @@ class OutboxWorker:
         """Write what Telegram accepted (`sent`: the row is done; else `work`). This write is
         what keeps the row from being sent again, so a failing commit is retried briefly; if it
         still fails the row stays claimed and ends up "in doubt", never re-sent either."""
-        for attempt in range(1, RECORD_TRIES + 1):
+        outage_ends = time.monotonic() + RECORD_OUTAGE
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 if sent is not None:  # the usual write: many chats' marks in one statement
                     await self.group.run_merged(_mark_sent, sent)
                 elif work is not None:
                     await self.group.run(work)
                 return
-            except SQLAlchemyError:
-                if attempt == RECORD_TRIES:
+            except SQLAlchemyError as exc:
+                # A database restart is waited out (well inside the lease); anything else is
+                # tried a few times only.
+                waiting = is_outage(exc) and time.monotonic() < outage_ends
+                if attempt >= RECORD_TRIES and not waiting:
                     raise
                 log.warning("recording an outbox row failed, retrying", exc_info=True)
-                await asyncio.sleep(0.2 * attempt)
+                await asyncio.sleep(min(0.2 * attempt, 2.0))
 
     async def _failed_call(self, row: OutboxRow, error: Exception) -> bool:
         now = self.clock.now()

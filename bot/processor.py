@@ -227,10 +227,10 @@ class Processor:
         if isinstance(current, _Timer):
             await self._fire(lane, current.timer)
             return True
-        if self.settle and await self._overtaken(current, queue):
-            return True
         parts = [current]
         try:
+            if self.settle and await self._overtaken(current, queue):
+                return True
             if current.media_group_id and current.private:
                 parts = await self._album(lane, current, queue)
             await self._handle(lane, parts)
@@ -240,6 +240,8 @@ class Processor:
                     queue.known.discard(part.inbox_id)
                     queue.put(part)
             raise
+        for part in parts:  # done with: finished, or failed and kept as such
+            queue.known.discard(part.inbox_id)
         return True
 
     def _join(self, lane: int, queue: _LaneQueue, rows: list[PendingRow]) -> None:

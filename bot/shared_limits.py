@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from sqlalchemy import text
 
 from bot.ratelimit import Limits, Rate, Sleep
-from storage.db import Database
+from storage.db import Database, is_outage
 
 log = logging.getLogger(__name__)
 OVERALL = 0
+OUTAGE_WAIT = 30.0  # seconds a booking waits for the database before pacing alone
 
 # The slot: the bucket's arrival time less its burst tolerance, never before now; the bucket
 # moves on by one interval from its arrival time (or from now, after a quiet spell).
@@ -80,10 +82,21 @@ class SharedRateLimiter:
             log.warning("could not share a Telegram pause of %.1f s", seconds, exc_info=True)
 
     async def _wait(self, key: int, rate: Rate) -> None:
-        async with self.db.engine.connect() as conn:
-            wait = await conn.scalar(
-                _BOOK, {"key": key, "interval": rate.interval, "tolerance": rate.tolerance}
-            )
-            await conn.commit()
+        params = {"key": key, "interval": rate.interval, "tolerance": rate.tolerance}
+        give_up = time.monotonic() + OUTAGE_WAIT
+        while True:
+            try:
+                async with self.db.engine.connect() as conn:
+                    wait = await conn.scalar(_BOOK, params)
+                    await conn.commit()
+                break
+            except Exception as exc:
+                if not is_outage(exc):
+                    raise
+                if time.monotonic() >= give_up:  # pace this worker alone meanwhile
+                    log.warning("rate buckets unreachable; pacing this worker alone")
+                    wait = rate.interval
+                    break
+                await self._sleep(0.5)  # the database restarting: book again
         if wait is not None and wait > 0:
             await self._sleep(wait)

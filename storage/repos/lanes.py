@@ -85,10 +85,15 @@ class LaneRepo(Repo):
         )
         return [PendingRow(r.id, r.update_id, r.payload) for r in rows]
 
-    async def orphaned(self, now: datetime, stored_before: datetime, limit: int = 200) -> list[int]:
-        """Lanes with updates stored before `stored_before` and still unfinished whose lane
-        nobody holds (or its holder's lease ran out): work a dead worker left behind."""
-        held = select(_lanes.c.lane).where(_lanes.c.holder.is_not(None), _lanes.c.until > now)
+    async def orphaned(
+        self, holder: str, now: datetime, stored_before: datetime, limit: int = 200
+    ) -> list[int]:
+        """Lanes with updates stored before `stored_before` and still unfinished that no other
+        worker holds (or whose holder's lease ran out): work a dead worker left behind, or
+        that `holder` itself dropped (a lane whose worker met an error)."""
+        held = select(_lanes.c.lane).where(
+            _lanes.c.holder.is_not(None), _lanes.c.holder != holder, _lanes.c.until > now
+        )
         rows = await self.session.scalars(
             select(_inbox.c.lane)
             .where(
