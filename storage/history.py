@@ -111,6 +111,9 @@ async def load_history(db: Database, cases: int, now: datetime, *, seed: int = 1
     await insert_rows(db, Customer.__table__, customers)
     await insert_rows(db, Agent.__table__, agents)
     maker = _Maker(rng, ids, now, first_customer, people, first_agent)
+    # In time order, as a shop's cases are written: a month's rows lie together on disk, and
+    # the report's range scans read what a real shop's would.
+    maker.moments = sorted(maker.moment() for _ in range(cases))
     done = 0
     while done < cases:
         size = min(CHUNK, cases - done)
@@ -128,6 +131,7 @@ class _Maker:
         self.first_customer, self.people, self.first_agent = first_customer, people, first_agent
         self.products = [self._product(i) for i in range(PRODUCTS)]
         self.files: list[str] = []  # evidence seen so far, some of it sent again
+        self.moments: list[datetime] = []  # when each case is created, oldest first
 
     def _product(self, i: int) -> tuple[str, str, str, Decimal]:
         categories = [c.value for c in Category]
@@ -136,7 +140,7 @@ class _Maker:
             Decimal("0.01"))  # fmt: skip
         return f"SKU-{i:04d}", f"示例商品 {i:04d}（{category}）", category, price
 
-    def _moment(self) -> datetime:
+    def moment(self) -> datetime:
         """Somewhere in the two years, more often lately and on weekdays."""
         while True:
             ago = SPAN * (1 - self.rng.random() ** 0.8)
@@ -153,14 +157,15 @@ class _Maker:
         timers: list[dict[str, Any]] = []
         surveys: list[dict[str, Any]] = []
         for n in range(offset, offset + size):
-            created = self._moment()
+            created = self.moments[n] if self.moments else self.moment()
             # A few customers claim again and again (the report's repeat claimers).
             regulars = max(self.people // 50, 1)
             pick = rng.randrange(regulars) if rng.random() < 0.15 else rng.randrange(self.people)
             customer = self.first_customer + pick
             claimed = None
             for extra in (False, True):  # the claimed order, and one nobody claims
-                placed = self._moment() if extra else created - timedelta(days=rng.uniform(1, 12))
+                before = rng.uniform(0, 20) if extra else rng.uniform(1, 12)
+                placed = created - timedelta(days=before)
                 order_id, item_id = self.ids.take("orders"), self.ids.take("order_items")
                 sku, name, category, price = rng.choice(self.products)
                 payment = "cod" if rng.random() < 0.12 else "online"

@@ -75,13 +75,14 @@ class AgentRow:
 
 @dataclass(frozen=True, slots=True)
 class Times:
-    """A case's moments that durations are measured between (aware, UTC)."""
+    """A case's moments that durations are measured between, in UTC epoch seconds (tens of
+    thousands a month: plain floats, not datetimes)."""
 
     kind: str
-    created_at: datetime
-    handed_over_at: datetime | None
-    first_response_at: datetime | None
-    closed_at: datetime | None
+    created_at: float
+    handed_over_at: float | None
+    first_response_at: float | None
+    closed_at: float | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,11 +16,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal_column, or_, select, text
-from sqlalchemy.orm import aliased
+from sqlalchemy import and_, case, func, or_, select, text
 
 from storage.domain import CaseKind
-from storage.models import Agent, Case, Evidence, Order, OrderItem, Survey, Timer
+from storage.models import Agent, Case, Survey, Timer
 from storage.report_figures import (
     SERVICE_CLOCKS,
     AgentRow,
@@ -33,6 +32,7 @@ from storage.report_figures import (
     RefundRow,
     Times,
 )
+from storage.repos import report_sql
 from storage.repos.base import Repo
 
 TOP = 10
@@ -46,8 +46,13 @@ class ReportRepo(Repo):
             start=start,
             end=end,
             cube=await self._cube(start, end),
-            products_by_claims=await self._products(start, end, by_rate=False),
-            products_by_rate=await self._products(start, end, by_rate=True),
+            **dict(
+                zip(
+                    ("products_by_claims", "products_by_rate"),
+                    await self._products(start, end),
+                    strict=True,
+                )
+            ),
             rules=await self._rules(start, end),
             times=await self._times(start, end),
             clocks=await self._clocks(start, end),
@@ -66,52 +71,24 @@ class ReportRepo(Repo):
         return and_(Case.created_at >= start, Case.created_at < end)
 
     async def _cube(self, start: datetime, end: datetime) -> tuple[CubeRow, ...]:
-        n = func.count()
-        stmt = (
-            select(Case.kind, Case.service, Case.reason, OrderItem.category, Case.outcome, n)
-            .outerjoin(OrderItem, OrderItem.id == Case.item_id)
-            .where(self._created(start, end))
-            .group_by(Case.kind, Case.service, Case.reason, OrderItem.category, Case.outcome)
-        )
-        rows = await self.session.execute(stmt)
+        rows = await self._sql(report_sql.CUBE, start, end)
         return tuple(CubeRow(k, s, r, c, o, int(count)) for k, s, r, c, o, count in rows)
 
-    async def _products(
-        self, start: datetime, end: datetime, *, by_rate: bool
-    ) -> tuple[ProductRow, ...]:
-        """The top products by claims, or by claims per unit sold in the period (products
+    async def _sql(self, sql: str, start: datetime, end: datetime) -> Any:
+        """A statement of `report_sql` for [start, end)."""
+        stmt = text(sql).bindparams(start=self._bind(start), end=self._bind(end))
+        return await self.session.execute(stmt)
+
+    async def _products(self, start: datetime, end: datetime
+                        ) -> tuple[tuple[ProductRow, ...], tuple[ProductRow, ...]]:  # fmt: skip
+        """The top products by claims, and by claims per unit sold in the period (products
         with none sold in it have no rate and are left out of that list)."""
-        claims = (
-            select(
-                OrderItem.sku.label("sku"),
-                func.max(OrderItem.name).label("name"),
-                func.count().label("claims"),
-            )
-            .join(Case, Case.item_id == OrderItem.id)
-            .where(self._created(start, end), Case.kind == CaseKind.REQUEST.value)
-            .group_by(OrderItem.sku)
-            .subquery()
-        )
-        sold = (
-            select(OrderItem.sku.label("sku"), func.sum(OrderItem.quantity).label("units"))
-            .join(Order, Order.id == OrderItem.order_id)
-            .where(Order.placed_at >= start, Order.placed_at < end)
-            .group_by(OrderItem.sku)
-            .subquery()
-        )
-        units = func.coalesce(sold.c.units, 0)
-        stmt = select(claims.c.sku, claims.c.name, claims.c.claims, units)
-        if by_rate:
-            rate = claims.c.claims * literal_column("1.0") / sold.c.units
-            stmt = stmt.join(sold, sold.c.sku == claims.c.sku).order_by(
-                rate.desc(), claims.c.claims.desc(), claims.c.sku
-            )
-        else:
-            stmt = stmt.outerjoin(sold, sold.c.sku == claims.c.sku).order_by(
-                claims.c.claims.desc(), claims.c.sku
-            )
-        rows = await self.session.execute(stmt.limit(TOP))
-        return tuple(ProductRow(s, n, int(c), int(u)) for s, n, c, u in rows)
+        sql = report_sql.products(self.session.get_bind().dialect.name, TOP)
+        rows = [tuple(row) for row in await self._sql(sql, start, end)]
+        by_claims = sorted((r for r in rows if r[4] <= TOP), key=lambda r: r[4])
+        by_rate = sorted((r for r in rows if r[5] is not None and r[5] <= TOP), key=lambda r: r[5])
+        return (tuple(ProductRow(r[0], r[1], int(r[2]), int(r[3])) for r in by_claims),
+                tuple(ProductRow(r[0], r[1], int(r[2]), int(r[3])) for r in by_rate))  # fmt: skip
 
     async def _rules(self, start: datetime, end: datetime) -> tuple[NamedCount, ...]:
         """The rules named in the bot's decisions, most often first."""
@@ -134,13 +111,8 @@ class ReportRepo(Repo):
         )
 
     async def _times(self, start: datetime, end: datetime) -> tuple[Times, ...]:
-        stmt = select(
-            Case.kind, Case.created_at, Case.handed_over_at, Case.first_response_at, Case.closed_at
-        ).where(
-            self._created(start, end),
-            or_(Case.handed_over_at.is_not(None), Case.closed_at.is_not(None)),
-        )
-        rows = await self.session.execute(stmt)
+        sql = report_sql.times(self.session.get_bind().dialect.name)
+        rows = await self._sql(sql, start, end)
         return tuple(Times(*row) for row in rows)
 
     async def _repeats(self, start: datetime, end: datetime) -> dict[str, int]:
@@ -155,23 +127,8 @@ class ReportRepo(Repo):
         return {"repeat_claimers": int(row[0] or 0), "repeat_claims": int(row[1] or 0)}
 
     async def _reused(self, start: datetime, end: datetime) -> dict[str, int]:
-        other = aliased(Evidence)
-        elsewhere = (
-            select(other.id)
-            .where(
-                other.file_unique_id == Evidence.file_unique_id, other.case_id != Evidence.case_id
-            )
-            .exists()
-        )
-        stmt = (
-            select(
-                func.count(Evidence.case_id.distinct()),
-                func.count(Evidence.file_unique_id.distinct()),
-            )
-            .join(Case, Case.id == Evidence.case_id)
-            .where(self._created(start, end), elsewhere)
-        )
-        cases, files = (await self.session.execute(stmt)).one()
+        sql = report_sql.reused(self.session.get_bind().dialect.name)
+        cases, files = (await self._sql(sql, start, end)).one()
         return {"reused_evidence_cases": int(cases or 0), "reused_evidence_files": int(files or 0)}
 
     # --- clocks, refunds, ratings -------------------------------------------------------------
@@ -201,19 +158,7 @@ class ReportRepo(Repo):
         )
 
     async def _refunds(self, start: datetime, end: datetime) -> tuple[RefundRow, ...]:
-        stmt = (
-            select(
-                Order.payment_method,
-                Order.currency,
-                func.count(),
-                func.coalesce(func.sum(Case.refund_amount), 0),
-            )
-            .join(Order, Order.id == Case.order_id)
-            .where(Case.refunded_at >= start, Case.refunded_at < end)
-            .group_by(Order.payment_method, Order.currency)
-            .order_by(Order.payment_method, Order.currency)
-        )
-        rows = await self.session.execute(stmt)
+        rows = await self._sql(report_sql.REFUNDS, start, end)
         return tuple(RefundRow(m, c, int(n), Decimal(str(a))) for m, c, n, a in rows)
 
     @staticmethod

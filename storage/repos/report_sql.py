@@ -1,0 +1,102 @@
+"""The report's heavier statements, written out per database.
+
+A period's cases are a few per cent of the table; the row each of them names (its item, its
+order, its evidence) is one index lookup away. Written as plain joins, PostgreSQL's planner
+hashes the whole other table instead (a million order items read to find fifty thousand), so
+here the lookups are spelled as correlated subqueries and LATERAL joins, which it runs as
+index lookups. SQLite's planner looks rows up by index either way; it has no LATERAL.
+
+Every statement binds :start and :end (the period, as the models store instants) and returns a
+few hundred rows at most.
+"""
+
+from __future__ import annotations
+
+CASES = "cases.created_at >= :start AND cases.created_at < :end"
+
+CUBE = f"""
+SELECT kind, service, reason, category, outcome, count(*) FROM (
+    SELECT cases.kind, cases.service, cases.reason, cases.outcome,
+           (SELECT category FROM order_items WHERE order_items.id = cases.item_id) AS category
+    FROM cases WHERE {CASES}
+) AS period GROUP BY kind, service, reason, category, outcome
+"""
+
+# Units sold: each order placed in the period, and its items by order (an index lookup).
+_SOLD = {
+    "postgresql": "SELECT i.sku, sum(i.quantity) AS units FROM orders o CROSS JOIN LATERAL "
+    "(SELECT sku, quantity FROM order_items WHERE order_items.order_id = o.id) AS i "
+    "WHERE o.placed_at >= :start AND o.placed_at < :end GROUP BY i.sku",
+    "sqlite": "SELECT i.sku, sum(i.quantity) AS units FROM orders o JOIN order_items i "
+    "ON i.order_id = o.id WHERE o.placed_at >= :start AND o.placed_at < :end GROUP BY i.sku",
+}
+
+
+def products(dialect: str, top: int) -> str:
+    """Claims per SKU beside units sold; the rows in the top `top` by claims or by rate, each
+    with its two ranks (the rate's rank is NULL for a SKU not sold in the period)."""
+    return f"""
+WITH claimed AS (
+    SELECT (SELECT sku FROM order_items WHERE order_items.id = cases.item_id) AS sku,
+           cases.item_id
+    FROM cases WHERE {CASES} AND cases.kind = 'request'
+), claims AS (
+    SELECT sku, count(*) AS claims, min(item_id) AS any_item FROM claimed GROUP BY sku
+), sold AS ({_SOLD[dialect]}), ranked AS (
+    SELECT claims.sku, claims.claims, coalesce(sold.units, 0) AS units, claims.any_item,
+           row_number() OVER (ORDER BY claims.claims DESC, claims.sku) AS by_claims,
+           CASE WHEN sold.units > 0 THEN row_number() OVER (
+               PARTITION BY sold.units > 0
+               ORDER BY claims.claims * 1.0 / sold.units DESC, claims.claims DESC, claims.sku)
+           END AS by_rate
+    FROM claims LEFT JOIN sold ON sold.sku = claims.sku
+)
+SELECT sku, (SELECT name FROM order_items WHERE order_items.id = any_item) AS name,
+       claims, units, by_claims, by_rate
+FROM ranked WHERE by_claims <= {int(top)} OR by_rate <= {int(top)}
+"""
+
+
+def reused(dialect: str) -> str:
+    """The period's cases with a file also on another case, and how many such files."""
+    if dialect == "postgresql":
+        files = ("FROM cases CROSS JOIN LATERAL (SELECT case_id, file_unique_id FROM evidence "
+                 "WHERE evidence.case_id = cases.id) AS e")  # fmt: skip
+    else:
+        files = "FROM cases JOIN evidence AS e ON e.case_id = cases.id"
+    return f"""
+SELECT count(DISTINCT e.case_id), count(DISTINCT e.file_unique_id) {files}
+WHERE {CASES} AND EXISTS (SELECT 1 FROM evidence AS other
+    WHERE other.file_unique_id = e.file_unique_id AND other.case_id <> e.case_id)
+"""
+
+
+REFUNDS = """
+SELECT payment_method, currency, count(*), coalesce(sum(refund_amount), 0) FROM (
+    SELECT cases.refund_amount,
+           (SELECT payment_method FROM orders WHERE orders.id = cases.order_id) AS payment_method,
+           (SELECT currency FROM orders WHERE orders.id = cases.order_id) AS currency
+    FROM cases WHERE cases.refunded_at >= :start AND cases.refunded_at < :end
+      AND cases.order_id IS NOT NULL
+) AS refunds GROUP BY payment_method, currency ORDER BY payment_method, currency
+"""
+
+
+def times(dialect: str) -> str:
+    """The moments of the period's cases that a duration is measured between, as UTC epoch
+    seconds (the models store UTC: naive text on SQLite)."""
+    if dialect == "postgresql":
+
+        def epoch(c: str) -> str:
+            return f"CAST(extract(epoch FROM cases.{c}) AS double precision)"
+    else:
+
+        def epoch(c: str) -> str:
+            return f"(julianday(cases.{c}) - 2440587.5) * 86400.0"
+
+    moments = ", ".join(epoch(c) for c in ("created_at", "handed_over_at",
+                                           "first_response_at", "closed_at"))  # fmt: skip
+    return (
+        f"SELECT cases.kind, {moments} FROM cases WHERE {CASES} "
+        "AND (cases.handed_over_at IS NOT NULL OR cases.closed_at IS NOT NULL)"
+    )
