@@ -66,6 +66,8 @@ class Options:
     lose_answer: float = 0.03  # share of stored updates whose 200 the proxy loses
     seed: int = 7
     timeout: float = 600.0
+    kills: bool = True
+    postgres_restart: bool = True
 
 
 @dataclass
@@ -165,6 +167,12 @@ class Shopper:
             f"last: {[m.text for m in self.emu.sent_messages(self.user.id)][-2:]}"
         )
 
+    async def burst(self) -> None:
+        """Three commands at once, as an impatient customer taps: three deliveries in
+        parallel, likely to different workers; they must be handled in their order."""
+        for _ in range(3):
+            await self.emu.user_sends_text(self.user, "/menu")
+
     def say(self, text: str) -> Any:
         return lambda: self.emu.user_sends_text(self.user, text)
 
@@ -182,6 +190,7 @@ class Shopper:
         try:
             await self.step(self.say("/start"), "share your phone number")
             await self.step(lambda: emu.user_sends_contact(user, phone(self.n)), "New request")
+            await self.step(self.burst, "New request")
             if self.kind == "handoff":
                 await self.handoff()
             else:
@@ -314,20 +323,41 @@ async def chaos(workers: Workers, cluster: Cluster, opts: Options, tally: Tally,
     """SIGKILL a random worker now and then (started again after a moment); restart the
     PostgreSQL server once, a third of the way in."""
     restart_at = time.monotonic() + opts.kill_every * 2.5
-    while not stop.is_set():
+    while not stop.is_set() and (opts.kills or opts.postgres_restart):
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), opts.kill_every)
         if stop.is_set():
             return
-        if not tally.postgres_restarts and time.monotonic() >= restart_at:
+        if (
+            opts.postgres_restart
+            and not tally.postgres_restarts
+            and (time.monotonic() >= restart_at)
+        ):
             await asyncio.to_thread(cluster.restart)
             tally.postgres_restarts += 1
             continue
+        if not opts.kills:
+            continue
+        while not stop.is_set() and not all([await _listening(p) for p in workers.ports]):
+            await asyncio.sleep(0.5)  # one down at a time: the last one killed is starting
+        if stop.is_set():
+            return
         port = rng.choice(workers.ports)
         workers.kill(port)
         tally.kills += 1
         await asyncio.sleep(opts.restart_after)
         await workers.start(port)
+
+
+async def _listening(port: int) -> bool:
+    try:
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
 
 
 # --- the run ----------------------------------------------------------------------------------
@@ -371,27 +401,30 @@ async def _run(opts: Options, rng: random.Random, tmp: Path, cluster: Cluster) -
                "SUPERVISOR_IDS": ",".join(str(i) for i in DESK_SETTINGS["supervisor_ids"]),
                **UNPACED}  # fmt: skip
         workers = Workers(ports, env, tmp)
-        for port in ports:
-            await workers.start(port)
-        await emu.wait_until(lambda: bool(emu.webhook.active), 60)
-        shoppers = [Shopper(n, emu, watch, tally, desk, rng, opts) for n in range(opts.customers)]
-        stop = asyncio.Event()
-        started = time.monotonic()
-        faults = asyncio.create_task(chaos(workers, cluster, opts, tally, stop, rng))
-        tasks = []
-        for shopper in shoppers:  # they arrive over a few seconds, not all in one instant
-            tasks.append(asyncio.create_task(shopper.run()))
-            await asyncio.sleep(0.01)
-        _, late = await asyncio.wait(tasks, timeout=opts.timeout)
-        for task in late:
-            task.cancel()
-        stop.set()
-        await faults
-        load_seconds = time.monotonic() - started
-        quiet = await _quiescent(db, emu, 120)
-        codes = await workers.stop_all()
+        try:
+            for port in ports:
+                await workers.start(port)
+            await emu.wait_until(lambda: bool(emu.webhook.active), 180)
+            shoppers = [Shopper(n, emu, watch, tally, desk, rng, opts)
+                        for n in range(opts.customers)]  # fmt: skip
+            stop = asyncio.Event()
+            started = time.monotonic()
+            faults = asyncio.create_task(chaos(workers, cluster, opts, tally, stop, rng))
+            tasks = []
+            for shopper in shoppers:  # they arrive over a few seconds, not all in one instant
+                tasks.append(asyncio.create_task(shopper.run()))
+                await asyncio.sleep(0.01)
+            _, late = await asyncio.wait(tasks, timeout=opts.timeout)
+            for task in late:
+                task.cancel()
+            stop.set()
+            await faults
+            load_seconds = time.monotonic() - started
+            quiet = await _quiescent(db, emu, 120)
+        finally:
+            codes = await workers.stop_all()
+            await proxy.stop()
         counts = await _counts(db, emu, shoppers)
-        await proxy.stop()
     await db.dispose()
     return {
         "customers": opts.customers,
@@ -434,8 +467,9 @@ async def _counts(db: Database, emu: Any, shoppers: list[Shopper]) -> dict[str, 
     delivered = {a.update_id for a in attempts if a.ok}
     redeliveries = len(attempts) - len({a.delivery for a in attempts})
     async with db.read() as s:
-        stored = {(r.update_id, r.status) for r in await s.execute(
-            select(Inbox.update_id, Inbox.status))}  # fmt: skip
+        inbox = (await s.execute(select(Inbox.lane, Inbox.update_id, Inbox.status,
+                                        Inbox.processed_at))).all()  # fmt: skip
+        stored = {(r.update_id, r.status) for r in inbox}
         rows = (
             await s.execute(
                 select(
@@ -471,6 +505,14 @@ async def _counts(db: Database, emu: Any, shoppers: list[Shopper]) -> dict[str, 
         sent_twice += max(0, made - len(sent) - len(doubt))
         ids = [r.telegram_message_id for r in sent if r.telegram_message_id is not None]
         out_of_order += sum(1 for a, b in itertools.pairwise(ids) if b <= a)
+    handled: dict[int, list[tuple[Any, int]]] = {}
+    for r in inbox:
+        if r.status == "done" and r.lane is not None:
+            handled.setdefault(r.lane, []).append((r.processed_at, r.update_id))
+    handled_out_of_order = 0
+    for turns in handled.values():
+        ordered = [u for _, u in sorted(turns)]
+        handled_out_of_order += sum(1 for a, b in itertools.pairwise(ordered) if b < a)
     wrong_end = [
         f"{s.n} {s.kind}: {states.get(s.user.id)}, {case_count.get(s.user.id)} cases"
         for s in shoppers
@@ -486,6 +528,7 @@ async def _counts(db: Database, emu: Any, shoppers: list[Shopper]) -> dict[str, 
         "messages_sent_twice": sent_twice,
         "messages_in_doubt": in_doubt,
         "out_of_order_replies": out_of_order,
+        "handled_out_of_order": handled_out_of_order,
         "ended_wrong": len(wrong_end),
         "ended_wrong_examples": wrong_end[:5],
     }
