@@ -338,8 +338,12 @@ async def chaos(workers: Workers, cluster: Cluster, opts: Options, tally: Tally,
             continue
         if not opts.kills:
             continue
-        while not stop.is_set() and not all([await _listening(p) for p in workers.ports]):
-            await asyncio.sleep(0.5)  # one down at a time: the last one killed is starting
+        # One down at a time: wait while the last one killed is still starting.
+        while not all([await _listening(p) for p in workers.ports]):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.5)
+            if stop.is_set():
+                return
         if stop.is_set():
             return
         port = rng.choice(workers.ports)
