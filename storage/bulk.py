@@ -82,7 +82,9 @@ async def insert_rows(db: Database, table: Table, rows: list[dict[str, Any]]) ->
         await _copy(db, table.name, columns, records)
 
 
-def _sqlite_insert(path: str, table: str, columns: list[str], records: list[tuple]) -> None:  # type: ignore[type-arg]
+def _sqlite_insert(
+    path: str, table: str, columns: list[str], records: list[tuple[Any, ...]]
+) -> None:
     names = ", ".join(columns)
     marks = ", ".join("?" for _ in columns)
     connection = sqlite3.connect(path, timeout=30)
@@ -94,7 +96,9 @@ def _sqlite_insert(path: str, table: str, columns: list[str], records: list[tupl
         connection.close()
 
 
-async def _copy(db: Database, table: str, columns: list[str], records: list[tuple]) -> None:  # type: ignore[type-arg]
+async def _copy(
+    db: Database, table: str, columns: list[str], records: list[tuple[Any, ...]]
+) -> None:
     url = db.url.set(drivername="postgresql").render_as_string(hide_password=False)
     connection = await asyncpg.connect(url)
     try:

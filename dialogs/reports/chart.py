@@ -48,7 +48,8 @@ class ChartSpec:
             )
             for p in data["panels"]
         )
-        return cls(data["title"], data["subtitle"], tuple(data["legend"]), panels, data.get("note"))  # type: ignore[arg-type]
+        legend = (str(data["legend"][0]), str(data["legend"][1]))
+        return cls(data["title"], data["subtitle"], legend, panels, data.get("note"))
 
 
 def chart_spec(report: Report, texts: Texts, locale: str) -> ChartSpec:

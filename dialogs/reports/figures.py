@@ -208,7 +208,7 @@ class _Summary:
         self.reason = _count((r.reason, r.count) for r in requests)
         self.category = _count((r.category, r.count) for r in requests)
         self.outcome = _count((r.outcome, r.count) for r in requests)
-        answered = [
+        answered: list[tuple[float, float]] = [
             (t.handed_over_at, t.first_response_at)
             for t in figures.times
             if t.handed_over_at is not None and t.first_response_at is not None
@@ -265,7 +265,7 @@ def _lines(
     return tuple(sorted(lines, key=lambda line: (-line.count, -line.previous)))
 
 
-def _durations(calendar: WorkingCalendar, spans: list[tuple]) -> Durations:  # type: ignore[type-arg]
+def _durations(calendar: WorkingCalendar, spans: list[tuple[float, float]]) -> Durations:
     hours = working_hours(calendar, spans)
     return Durations(len(hours), percentile(hours, 0.5), percentile(hours, 0.9))
 
