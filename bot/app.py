@@ -121,6 +121,7 @@ def as_webhook_worker(rt: Runtime, port: int) -> None:
     The worker is named by its host and port: started again after a crash, it knows what its
     former self left half done and need not wait for those leases to run out."""
     rt.processor.settle = SETTLE
+    rt.inbox.check_order = True
     rt.outbox.worker_id = f"{socket.gethostname()[:30]}:{port}"
     if not rt.db.is_postgresql:
         return  # SQLite: one bot per file (`one_instance`)

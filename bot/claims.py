@@ -54,16 +54,15 @@ class Claims:
             return await LaneRepo(session).pending(lane)
 
     async def let_go(self, lane: int) -> list[PendingRow]:
-        """Release the lane, then look once more: the rows to work if it was won back (a
-        worker that lost its claim meanwhile left them), else nothing."""
+        """Release the lane and look once more, in one transaction: if rows came meanwhile
+        (a worker that lost its claim left them) the lane is kept and they are returned."""
         async with self.db.transaction() as session:
-            await LaneRepo(session).release(lane, self.worker_id)
-        rows = await self.pending(lane)
-        if not rows:
-            return []
-        async with self.db.transaction() as session:
-            won = await self.claim(session, {lane})
-        return rows if won else []
+            repo = LaneRepo(session)
+            await repo.release(lane, self.worker_id)
+            rows = await repo.pending(lane)
+            if rows and not await self.claim(session, {lane}):
+                return []  # another worker took it in between: its rows now
+            return rows
 
     async def take_over(self, stored_before: timedelta = STALE) -> set[int]:
         """Claim lanes with unfinished rows that nobody holds; the lanes won."""

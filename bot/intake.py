@@ -17,6 +17,7 @@ import hmac
 import logging
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiogram import Bot
@@ -40,10 +41,12 @@ from dialogs.clock import Clock
 from storage.db import Database
 from storage.repos import InboxRepo
 from storage.repos.cases import chat_of_topic
+from storage.repos.lanes import LaneRepo, PendingRow
 
 log = logging.getLogger(__name__)
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 Submit = Callable[[Incoming], None]
+SETTLE_WINDOW = 5.0  # seconds: ids stored longer ago say nothing about one on its way
 
 
 # The webhook server's own request body limit (aiohttp's `client_max_size`), set here rather
@@ -70,11 +73,14 @@ class Inbox:
     otherwise the lane's holder takes it up (`bot/claims.py`)."""
 
     def __init__(self, db: Database, clock: Clock, submit: Submit, *,
-                 claims: Claims | None = None) -> None:  # fmt: skip
+                 claims: Claims | None = None, check_order: bool = False) -> None:  # fmt: skip
         self.db = db
         self.clock = clock
         self.submit = submit
         self.claims = claims
+        # Webhook mode: deliveries run in parallel, so note the updates that came before the
+        # one below them (the processor lets those wait a moment).
+        self.check_order = check_order
         # The highest update_id this process stored: a fresh id above it cannot be a reuse,
         # so the look for reused ids (one statement) is only made when ids go back.
         self._highest: int | None = None
@@ -95,22 +101,35 @@ class Inbox:
             ids = [update_id for update_id, _ in fresh]
             look = self._highest is None or any(i <= self._highest for i in ids)
             reused = await inbox.reused(ids) if look else set()
-            won = None
+            won: set[int] | None = None
+            waiting: list[PendingRow] = []
             if self.claims is not None and fresh:
                 mine = {i.lane for (u, k, _, _), i in zip(rows, routed, strict=True)
                         if (u, k) in fresh}  # fmt: skip
                 won = await self.claims.claim(session, mine)
+                # Rows of these lanes other workers stored while this one held them: they
+                # join here, in the same transaction, so they are worked in update_id order.
+                waiting = await LaneRepo(session).pending_of(won, exclude=set(fresh.values()))
+            unsettled = await self._unsettled(session, ids, now) if self.check_order else set()
         if ids:
             self._highest = max(self._highest or 0, *ids)
         for update_id in sorted(reused):
             log.warning("update_id %s was seen before with other content: a new update, kept",
                         update_id)  # fmt: skip
         # Handed over only after the commit: nothing is worked on that could still be lost.
+        for lane, row in waiting:
+            self.submit(replace(route(row.id, row.payload), lane_id=lane))
         for (update_id, key, _, _), incoming in zip(rows, routed, strict=True):
             inbox_id = fresh.get((update_id, key))
             if inbox_id is not None and (won is None or incoming.lane in won):
-                self.submit(replace(incoming, inbox_id=inbox_id))
+                self.submit(replace(incoming, inbox_id=inbox_id,
+                                    unsettled=update_id in unsettled))  # fmt: skip
         return len(fresh)
+
+    async def _unsettled(self, session: AsyncSession, ids: list[int], now: datetime) -> set[int]:
+        """Which of these new updates came while one just below it is still on its way."""
+        since = now - timedelta(seconds=SETTLE_WINDOW)
+        return await LaneRepo(session).missing_below(ids, since)
 
 
 async def _lane(session: AsyncSession, incoming: Incoming) -> int:

@@ -216,8 +216,6 @@ class Processor:
 
     async def _turn(self, lane: int, queue: _LaneQueue) -> bool:
         """Handle the lane's next job; False when there is none."""
-        if self.claims is not None:
-            self._join(lane, queue, await self.claims.pending(lane))
         if not queue:
             if self.claims is None:
                 return False
@@ -229,7 +227,7 @@ class Processor:
             return True
         parts = [current]
         try:
-            if self.settle and await self._overtaken(current, queue):
+            if self.settle and current.unsettled and await self._overtaken(lane, current, queue):
                 return True
             if current.media_group_id and current.private:
                 parts = await self._album(lane, current, queue)
@@ -250,15 +248,19 @@ class Processor:
             if row.id not in queue.known:
                 queue.put(replace(route(row.id, row.payload), lane_id=lane))
 
-    async def _overtaken(self, current: Incoming, queue: _LaneQueue) -> bool:
+    async def _overtaken(self, lane: int, current: Incoming, queue: _LaneQueue) -> bool:
         """Wait (up to `settle`) while an update just below this one is still on its way;
         True when something of this lane came first meanwhile and `current` went back."""
         deadline = time.monotonic() + self.settle
         since = self.clock.now() - timedelta(seconds=SETTLE_WINDOW)
+        waited = False
         while time.monotonic() < deadline and await self.units.missing_before(
             current.update_id, since
         ):
+            waited = True
             await queue.wait(min(SETTLE_STEP, max(0.0, deadline - time.monotonic())))
+        if waited and self.claims is not None:  # it may have reached another worker
+            self._join(lane, queue, await self.claims.pending(lane))
         first = queue.first_key()
         if first is not None and first < current.update_id:
             queue.known.discard(current.inbox_id)

@@ -27,6 +27,8 @@ class Incoming:
     # In a group: the message it replies to (a message) or carries (a button) — a case card.
     card_ref: int | None = None
     lane_id: int | None = None  # known once stored (bot/intake.py): a topic's customer's chat
+    # Stored while an update just below it was still on its way (webhook): worth a wait.
+    unsettled: bool = False
 
     @property
     def lane(self) -> int:

@@ -85,6 +85,21 @@ class LaneRepo(Repo):
         )
         return [PendingRow(r.id, r.update_id, r.payload) for r in rows]
 
+    async def pending_of(
+        self, lanes: set[int], exclude: set[int], limit: int = 200
+    ) -> list[tuple[int, PendingRow]]:
+        """The unfinished updates of these lanes but the `exclude`d rows, by lane."""
+        if not lanes:
+            return []
+        rows = await self.session.execute(
+            select(_inbox.c.lane, _inbox.c.id, _inbox.c.update_id, _inbox.c.payload)
+            .where(_inbox.c.lane.in_(sorted(lanes)), _inbox.c.status == "pending")
+            .order_by(_inbox.c.update_id, _inbox.c.id)
+            .limit(limit)
+        )
+        return [(r.lane, PendingRow(r.id, r.update_id, r.payload)) for r in rows
+                if r.id not in exclude]  # fmt: skip
+
     async def orphaned(
         self, holder: str, now: datetime, stored_before: datetime, limit: int = 200
     ) -> list[int]:
@@ -108,6 +123,23 @@ class LaneRepo(Repo):
         )
         return list(rows)
 
+    async def missing_below(
+        self, update_ids: Sequence[int], since: datetime, span: int = 16
+    ) -> set[int]:
+        """Of these update ids, those for which `missing_before` holds (one statement)."""
+        if not update_ids:
+            return set()
+        seen = set(
+            await self.session.scalars(
+                select(_inbox.c.update_id).where(
+                    _inbox.c.update_id >= min(update_ids) - span,
+                    _inbox.c.update_id <= max(update_ids),
+                    _inbox.c.received_at >= since,
+                )
+            )
+        )
+        return {u for u in update_ids if _hole_below(u, seen, span)}
+
     async def missing_before(self, update_id: int, since: datetime, span: int = 16) -> bool:
         """Whether an update id just below `update_id` is missing while its neighbours came in
         recently: Telegram's ids increase one by one, so a hole is an update still on its way
@@ -123,6 +155,11 @@ class LaneRepo(Repo):
                 )
             )
         )
-        if not seen:
-            return False
-        return any(i not in seen for i in range(min(seen) + 1, update_id))
+        return _hole_below(update_id, seen, span)
+
+
+def _hole_below(update_id: int, seen: set[int], span: int) -> bool:
+    near = [i for i in seen if update_id - span <= i < update_id]
+    if not near:  # nothing near: the first after a quiet spell, or ids started anew
+        return False
+    return any(i not in seen for i in range(min(near) + 1, update_id))

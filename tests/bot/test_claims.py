@@ -63,7 +63,8 @@ def worker(db: Database, handled: list, name: str | None, *, settle: float = 0.0
     claims = Claims(db, clock, name, lease=lease) if name else None
     processor = Processor(FinishingWork(db, handled), Units(db, "Asia/Shanghai"), clock, Texts(),
                           claims=claims, settle=settle)  # type: ignore[arg-type]  # fmt: skip
-    return Inbox(db, clock, processor.submit, claims=claims), processor, claims
+    inbox = Inbox(db, clock, processor.submit, claims=claims, check_order=settle > 0)
+    return inbox, processor, claims
 
 
 def of(handled: list[tuple[int, int]], chat: int) -> list[int]:

@@ -436,6 +436,7 @@ async def _run(opts: Options, rng: random.Random, tmp: Path, cluster: Cluster) -
         "kinds": {k: sum(1 for s in shoppers if s.kind == k) for k in ("photo", "album",
                                                                         "handoff")},
         "load_seconds": round(load_seconds, 1),
+        "updates_per_second": round(counts["updates_delivered"] / load_seconds, 1),
         "quiescent": quiet,
         "worker_exit_codes": codes,
         "faults": {"sigkills": tally.kills, "postgres_restarts": tally.postgres_restarts,
@@ -566,9 +567,17 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--kill-every", type=float, default=5.0)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--no-faults",
+        action="store_true",
+        help="no kills, no restart, no duplicates: how fast N workers go",
+    )
     args = parser.parse_args()
     opts = Options(customers=args.customers, workers=args.workers, kill_every=args.kill_every,
                    seed=args.seed)  # fmt: skip
+    if args.no_faults:
+        opts.kills = opts.postgres_restart = False
+        opts.duplicate = opts.lose_answer = 0.0
     print(json.dumps(asyncio.run(run(opts)), indent=2))
 
 
