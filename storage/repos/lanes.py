@@ -64,6 +64,13 @@ class LaneRepo(Repo):
             .values(holder=None, until=None)
         )
 
+    async def release_many(self, lanes: Sequence[int], holder: str) -> None:
+        await self.session.execute(
+            update(_lanes)
+            .where(_lanes.c.lane.in_(sorted(set(lanes))), _lanes.c.holder == holder)
+            .values(holder=None, until=None)
+        )
+
     async def release_all(self, holder: str) -> None:
         await self.session.execute(
             update(_lanes).where(_lanes.c.holder == holder).values(holder=None, until=None)
