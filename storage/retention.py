@@ -94,13 +94,14 @@ async def prune_in_batches(
         inbox, outbox = inbox + deleted[0], outbox + deleted[1]
         if max(deleted) < 10 * batch:
             break
-    cases = evidence = 0
+    cases = evidence = last = 0
     before = now - timedelta(days=retention_days)
     while True:
         async with db.transaction() as session:
-            case_ids = await finished_cases_before(session, before, limit=batch)
+            case_ids = await finished_cases_before(session, before, limit=batch, after=last)
             removed = await anonymise_cases(session, case_ids, now=now, kind=ANONYMISED)
         cases, evidence = cases + len(case_ids), evidence + removed.count
+        last = case_ids[-1] if case_ids else last
         if removed.paths:
             await committed(tuple(removed.paths))
         if len(case_ids) < batch:
@@ -137,16 +138,17 @@ async def prune_processed(
 
 
 async def finished_cases_before(
-    session: AsyncSession, cutoff: datetime, *, limit: int | None = None
+    session: AsyncSession, cutoff: datetime, *, limit: int | None = None, after: int = 0
 ) -> list[int]:
     """Closed, cancelled or rejected cases last changed before `cutoff`, not anonymised yet
-    (with `limit`, the first that many by id)."""
+    (with `limit`, the first that many by id; `after`: only ids above it, so that a series of
+    batches does not walk the ones it has done again)."""
     done = exists().where(CaseEvent.case_id == Case.id, CaseEvent.kind.in_((ANONYMISED, ERASED)))
     query = (
         select(Case.id)
         .where(Case.status.in_(FINISHED))
         .where(func.coalesce(Case.closed_at, Case.updated_at) < cutoff)
-        .where(~done)
+        .where(~done, Case.id > after)
         .order_by(Case.id)
         .limit(limit)
     )
@@ -206,12 +208,14 @@ async def anonymise_cases(
     events = await session.execute(
         select(CaseEvent.id, CaseEvent.data).where(CaseEvent.case_id.in_(case_ids))
     )
-    for event_id, data in events.all():
-        if isinstance(data, dict) and any(data.get(k) for k in FREE_TEXT_KEYS):
-            kept = {k: ("" if k in FREE_TEXT_KEYS and v else v) for k, v in data.items()}
-            await session.execute(
-                update(CaseEvent).where(CaseEvent.id == event_id).values(data=kept)
-            )
+    cleared = [
+        {"id": event_id, "data": {k: ("" if k in FREE_TEXT_KEYS and v else v)
+                                  for k, v in data.items()}}
+        for event_id, data in events.all()
+        if isinstance(data, dict) and any(data.get(k) for k in FREE_TEXT_KEYS)
+    ]  # fmt: skip
+    if cleared:  # one executemany (an UPDATE by primary key per row), not a trip per event
+        await session.execute(update(CaseEvent), cleared)
     await session.execute(
         update(Survey)
         .where(Survey.case_id.in_(case_ids), Survey.comment.is_not(None))
