@@ -17,10 +17,14 @@ import pytest
 from tests.chaos import cluster
 from tests.chaos.load import Options, run
 
-pytestmark = pytest.mark.skipif(
-    not os.environ.get("TEST_DATABASE_URL") or not cluster.available(),
-    reason="needs PostgreSQL (TEST_DATABASE_URL set, initdb and pg_ctl installed)",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not os.environ.get("TEST_DATABASE_URL") or not cluster.available(),
+        reason="needs PostgreSQL (TEST_DATABASE_URL set, initdb and pg_ctl installed)",
+    ),
+    # One after the other on one xdist worker (`--dist loadgroup`): each run loads the machine.
+    pytest.mark.xdist_group("chaos"),
+]
 
 
 def assert_clean(result: dict) -> None:
