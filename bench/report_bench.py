@@ -76,6 +76,8 @@ async def _per_query(db: Database) -> dict[str, float]:
     out = {}
     async with db.read() as s:
         repo = ReportRepo(s)
+        if db.is_postgresql:
+            await s.execute(text("SET LOCAL jit = off"))  # as report_figures does
         for name in QUERIES:
             query = getattr(repo, name)
             started = time.perf_counter()

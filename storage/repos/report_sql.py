@@ -4,7 +4,8 @@ A period's cases are a few per cent of the table; the row each of them names (it
 order, its evidence) is one index lookup away. Written as plain joins, PostgreSQL's planner
 hashes the whole other table instead (a million order items read to find fifty thousand), so
 here the lookups are spelled as correlated subqueries and LATERAL joins, which it runs as
-index lookups. SQLite's planner looks rows up by index either way; it has no LATERAL.
+index lookups (`OFFSET 0` keeps a LATERAL subquery from being pulled up into a hash join
+again). SQLite's planner looks rows up by index either way; it has no LATERAL.
 
 Every statement binds :start and :end (the period, as the models store instants) and returns a
 few hundred rows at most.
@@ -25,7 +26,7 @@ SELECT kind, service, reason, category, outcome, count(*) FROM (
 # Units sold: each order placed in the period, and its items by order (an index lookup).
 _SOLD = {
     "postgresql": "SELECT i.sku, sum(i.quantity) AS units FROM orders o CROSS JOIN LATERAL "
-    "(SELECT sku, quantity FROM order_items WHERE order_items.order_id = o.id) AS i "
+    "(SELECT sku, quantity FROM order_items WHERE order_items.order_id = o.id OFFSET 0) AS i "
     "WHERE o.placed_at >= :start AND o.placed_at < :end GROUP BY i.sku",
     "sqlite": "SELECT i.sku, sum(i.quantity) AS units FROM orders o JOIN order_items i "
     "ON i.order_id = o.id WHERE o.placed_at >= :start AND o.placed_at < :end GROUP BY i.sku",
@@ -58,27 +59,33 @@ FROM ranked WHERE by_claims <= {int(top)} OR by_rate <= {int(top)}
 
 
 def reused(dialect: str) -> str:
-    """The period's cases with a file also on another case, and how many such files."""
+    """The period's cases with a file also on another case, and how many such files. A
+    scalar subquery, not EXISTS: PostgreSQL turns EXISTS into a semi-join that reads the whole
+    evidence table; this looks each file up in ix_evidence_file_unique_id."""
     if dialect == "postgresql":
         files = ("FROM cases CROSS JOIN LATERAL (SELECT case_id, file_unique_id FROM evidence "
-                 "WHERE evidence.case_id = cases.id) AS e")  # fmt: skip
+                 "WHERE evidence.case_id = cases.id OFFSET 0) AS e")  # fmt: skip
     else:
         files = "FROM cases JOIN evidence AS e ON e.case_id = cases.id"
     return f"""
 SELECT count(DISTINCT e.case_id), count(DISTINCT e.file_unique_id) {files}
-WHERE {CASES} AND EXISTS (SELECT 1 FROM evidence AS other
-    WHERE other.file_unique_id = e.file_unique_id AND other.case_id <> e.case_id)
+WHERE {CASES} AND (SELECT 1 FROM evidence AS other
+    WHERE other.file_unique_id = e.file_unique_id AND other.case_id <> e.case_id LIMIT 1) = 1
 """
 
 
-REFUNDS = """
-SELECT payment_method, currency, count(*), coalesce(sum(refund_amount), 0) FROM (
-    SELECT cases.refund_amount,
-           (SELECT payment_method FROM orders WHERE orders.id = cases.order_id) AS payment_method,
-           (SELECT currency FROM orders WHERE orders.id = cases.order_id) AS currency
-    FROM cases WHERE cases.refunded_at >= :start AND cases.refunded_at < :end
-      AND cases.order_id IS NOT NULL
-) AS refunds GROUP BY payment_method, currency ORDER BY payment_method, currency
+def refunds(dialect: str) -> str:
+    """Refunds paid in the period by the order's payment method and currency."""
+    if dialect == "postgresql":
+        orders = ("CROSS JOIN LATERAL (SELECT payment_method, currency FROM orders "
+                  "WHERE orders.id = cases.order_id OFFSET 0) AS o")  # fmt: skip
+    else:
+        orders = "JOIN orders AS o ON o.id = cases.order_id"
+    return f"""
+SELECT o.payment_method, o.currency, count(*), coalesce(sum(cases.refund_amount), 0)
+FROM cases {orders}
+WHERE cases.refunded_at >= :start AND cases.refunded_at < :end
+GROUP BY o.payment_method, o.currency ORDER BY o.payment_method, o.currency
 """
 
 
