@@ -216,10 +216,11 @@ class _Summary:
         self.waiting = sum(
             1 for t in figures.times if t.handed_over_at is not None and t.first_response_at is None
         )
+        request = CaseKind.REQUEST.value
         resolved = [
             (t.created_at, t.closed_at)
             for t in figures.times
-            if t.kind == CaseKind.REQUEST.value and t.closed_at is not None
+            if t.kind == request and t.closed_at is not None
         ]
         self.first = _durations(calendar, answered)
         self.resolved = _durations(calendar, resolved)

@@ -44,15 +44,27 @@ class WorkingSeconds:
             day += timedelta(days=1)
 
     def at(self, instant: float) -> float:
-        guess = min(max(int((instant + self.offset[0]) // DAY) - self.origin, 0),
-                    len(self.offset) - 1)  # fmt: skip
-        local = instant + self.offset[guess]
-        day = int(local // DAY)
-        index = day - self.origin
-        base = self.before[index]
-        if not self.working[index]:
-            return base
-        return base + min(max(local - day * DAY - self.opens, 0.0), self.length)
+        return self.many([instant])[0]
+
+    def many(self, instants: Sequence[float]) -> list[float]:
+        """`at` of each instant, in one loop of local names (a month measures ~100,000)."""
+        first, origin, last = self.offset[0], self.origin, len(self.offset) - 1
+        offset, before, working = self.offset, self.before, self.working
+        opens, length = self.opens, self.length
+        out = []
+        for instant in instants:
+            guess = int((instant + first) // DAY) - origin
+            guess = 0 if guess < 0 else last if guess > last else guess
+            local = instant + offset[guess]
+            day = int(local // DAY)
+            index = day - origin
+            if not working[index]:
+                out.append(before[index])
+                continue
+            within = local - day * DAY - opens
+            within = 0.0 if within < 0.0 else length if within > length else within
+            out.append(before[index] + within)
+        return out
 
 
 def working_hours(calendar: WorkingCalendar, spans: Sequence[tuple[float, float]]
@@ -65,8 +77,9 @@ def working_hours(calendar: WorkingCalendar, spans: Sequence[tuple[float, float]
     first = datetime.fromtimestamp(low, calendar.tz).date() - timedelta(days=1)
     last = datetime.fromtimestamp(high, calendar.tz).date() + timedelta(days=1)
     counter = WorkingSeconds(calendar, first, last)
-    at = counter.at
-    return [max(at(end) - at(start), 0.0) / HOUR for start, end in spans]
+    starts = counter.many([start for start, _ in spans])
+    ends = counter.many([end for _, end in spans])
+    return [(e - s) / HOUR if e > s else 0.0 for s, e in zip(starts, ends, strict=True)]
 
 
 def percentile(values: Iterable[float], share: float) -> float | None:

@@ -120,7 +120,7 @@ class ReportRepo(Repo):
 
     async def _times(self, start: datetime, end: datetime) -> tuple[Times, ...]:
         sql = report_sql.times(self.session.get_bind().dialect.name)
-        rows = await self._sql(sql, start, end)
+        rows = (await self._sql(sql, start, end)).all()  # fetched at once, not row by row
         return tuple(Times(*row) for row in rows)
 
     async def _repeats(self, start: datetime, end: datetime) -> dict[str, int]:
