@@ -138,6 +138,7 @@ class Processor:
         # Webhook mode: how long an update may wait for one with a lower update_id that is
         # still on its way (0: updates arrive in order, as with polling).
         self.settle = settle
+        self._gone: set[int] = set()  # update ids waited for in vain
         self._queues: dict[int, _LaneQueue] = {}
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._idle = asyncio.Event()
@@ -253,13 +254,21 @@ class Processor:
         True when something of this lane came first meanwhile and `current` went back."""
         deadline = time.monotonic() + self.settle
         since = self.clock.now() - timedelta(seconds=SETTLE_WINDOW)
-        waited = False
-        while time.monotonic() < deadline and await self.units.missing_before(
-            current.update_id, since
-        ):
-            waited = True
+        while True:
+            missing = await self.units.missing_before(current.update_id, since) - self._gone
+            if not missing:
+                break
+            if time.monotonic() >= deadline:
+                # Not coming (an update the bot was not sent, one refused as malformed):
+                # remembered, so the updates after it do not wait for it again.
+                self._gone.update(missing)
+                if len(self._gone) > 10_000:
+                    self._gone = set(sorted(self._gone)[-1000:])
+                break
             await queue.wait(min(SETTLE_STEP, max(0.0, deadline - time.monotonic())))
-        if waited and self.claims is not None:  # it may have reached another worker
+        if self.claims is not None:
+            # The one below may have reached another worker (now, or since this one was
+            # stored: then no wait was needed here, but it is not in this queue either).
             self._join(lane, queue, await self.claims.pending(lane))
         first = queue.first_key()
         if first is not None and first < current.update_id:

@@ -156,8 +156,8 @@ class Units:
             finally:
                 await conn.rollback()
 
-    async def missing_before(self, update_id: int, since: datetime) -> bool:
-        """Whether an update just below `update_id` is still on its way (`LaneRepo`)."""
+    async def missing_before(self, update_id: int, since: datetime) -> set[int]:
+        """The updates just below `update_id` still on their way (`LaneRepo`)."""
         async with self.db.read() as session:
             return await LaneRepo(session).missing_before(update_id, since)
 

@@ -147,10 +147,10 @@ class LaneRepo(Repo):
         )
         return {u for u in update_ids if _hole_below(u, seen, span)}
 
-    async def missing_before(self, update_id: int, since: datetime, span: int = 16) -> bool:
-        """Whether an update id just below `update_id` is missing while its neighbours came in
-        recently: Telegram's ids increase one by one, so a hole is an update still on its way
-        (webhook deliveries run in parallel). Ids seen long ago, or none at all (the first
+    async def missing_before(self, update_id: int, since: datetime, span: int = 16) -> set[int]:
+        """The update ids just below `update_id` that are missing while their neighbours came
+        in recently: Telegram's ids increase one by one, so a hole is an update still on its
+        way (webhook deliveries run in parallel). Ids seen long ago, or none at all (the first
         update after a quiet spell, ids started anew), mean nothing is missing."""
         low = update_id - span
         seen = set(
@@ -162,11 +162,15 @@ class LaneRepo(Repo):
                 )
             )
         )
-        return _hole_below(update_id, seen, span)
+        return _holes_below(update_id, seen, span)
 
 
 def _hole_below(update_id: int, seen: set[int], span: int) -> bool:
+    return bool(_holes_below(update_id, seen, span))
+
+
+def _holes_below(update_id: int, seen: set[int], span: int) -> set[int]:
     near = [i for i in seen if update_id - span <= i < update_id]
     if not near:  # nothing near: the first after a quiet spell, or ids started anew
-        return False
-    return any(i not in seen for i in range(min(near) + 1, update_id))
+        return set()
+    return {i for i in range(min(near) + 1, update_id) if i not in seen}

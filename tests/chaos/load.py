@@ -375,7 +375,10 @@ async def run(opts: Options) -> dict[str, Any]:
     try:
         return await _run(opts, rng, tmp, cluster)
     finally:
-        await asyncio.to_thread(cluster.stop)
+        if os.environ.get("CHAOS_KEEP"):  # to look into the database after a run
+            print(f"kept: {cluster.url}", file=sys.stderr)
+        else:
+            await asyncio.to_thread(cluster.stop)
 
 
 async def _run(opts: Options, rng: random.Random, tmp: Path, cluster: Cluster) -> dict[str, Any]:
@@ -515,9 +518,13 @@ async def _counts(db: Database, emu: Any, shoppers: list[Shopper]) -> dict[str, 
         if r.status == "done" and r.lane is not None:
             handled.setdefault(r.lane, []).append((r.processed_at, r.update_id))
     handled_out_of_order = 0
-    for turns in handled.values():
-        ordered = [u for _, u in sorted(turns)]
-        handled_out_of_order += sum(1 for a, b in itertools.pairwise(ordered) if b < a)
+    reorders: list[str] = []
+    for lane, turns in handled.items():
+        for (ta, a), (tb, b) in itertools.pairwise(sorted(turns)):
+            if b < a:
+                handled_out_of_order += 1
+                gap = (tb - ta).total_seconds() * 1000
+                reorders.append(f"chat {lane}: {b} handled {gap:.0f} ms after {a}")
     wrong_end = [
         f"{s.n} {s.kind}: {states.get(s.user.id)}, {case_count.get(s.user.id)} cases"
         for s in shoppers
@@ -534,6 +541,7 @@ async def _counts(db: Database, emu: Any, shoppers: list[Shopper]) -> dict[str, 
         "messages_in_doubt": in_doubt,
         "out_of_order_replies": out_of_order,
         "handled_out_of_order": handled_out_of_order,
+        "handled_out_of_order_examples": reorders[:5],
         "ended_wrong": len(wrong_end),
         "ended_wrong_examples": wrong_end[:5],
     }
