@@ -78,7 +78,7 @@ class GroupWriter:
                 results = await _apply(session, batch)
         except Exception as exc:  # each piece again on its own: the error reaches only its caller
             if len(batch) == 1:
-                batch[0].future.set_exception(exc)
+                _settle(batch[0].future, error=exc)
                 return
             log.info("a group of %d writes failed; committing them one by one", len(batch))
             for piece in batch:
@@ -86,12 +86,23 @@ class GroupWriter:
                     async with self.db.transaction() as session:
                         result = (await _apply(session, [piece]))[0]
                 except Exception as exc:  # handed to the caller of this piece
-                    piece.future.set_exception(exc)
+                    _settle(piece.future, error=exc)
                 else:
-                    piece.future.set_result(result)
+                    _settle(piece.future, result)
             return
         for piece, result in zip(batch, results, strict=True):
-            piece.future.set_result(result)
+            _settle(piece.future, result)
+
+
+def _settle(future: asyncio.Future[Any], result: Any = None, *,
+            error: BaseException | None = None) -> None:  # fmt: skip
+    """Hand the caller its result, unless it stopped waiting (cancelled at shutdown)."""
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
 
 
 async def _apply(session: AsyncSession, batch: list[_Piece]) -> list[Any]:
