@@ -38,7 +38,7 @@ from bot.translate import Incoming, route
 from bot.update_shape import MAX_ID as MAX_UPDATE_ID
 from bot.update_shape import Malformed, check, identity
 from dialogs.clock import Clock
-from storage.db import Database
+from storage.db import Database, is_outage
 from storage.repos import InboxRepo
 from storage.repos.cases import chat_of_topic
 from storage.repos.lanes import LaneRepo, PendingRow
@@ -54,6 +54,7 @@ SETTLE_WINDOW = 5.0  # seconds: ids stored longer ago say nothing about one on i
 # most 4096 characters, files come as ids), so anything far larger is not one and gets a 413.
 WEBHOOK_MAX_BODY = 256 * 1024
 MAX_BACKOFF = 30.0
+STORE_PATIENCE = 10.0  # seconds a webhook request waits for the database to come back
 REVOKED = (
     "Telegram refused BOT_TOKEN (401 Unauthorized): the token was revoked or is wrong; "
     "get the current one from @BotFather and restart"
@@ -284,13 +285,27 @@ def webhook_app(inbox: Inbox, secret: str, path: str) -> web.Application:
             log.warning("webhook: ignored a malformed update (update_id %s): %s",
                         _raw_id(payload), problem)  # fmt: skip
             return web.Response(status=400, text=f"not an update: {problem}")
-        await inbox.store([update])  # an exception here is a 500: Telegram will re-send
+        await _store_patiently(inbox, update)  # an exception here is a 500: sent again
         return web.Response(text="ok")
 
     # The body limit is ours, not aiohttp's default (1 MiB): a larger body is refused with 413.
     app = web.Application(client_max_size=WEBHOOK_MAX_BODY)
     app.router.add_post(path, receive)
     return app
+
+
+async def _store_patiently(inbox: Inbox, update: dict[str, Any]) -> None:
+    """Store one update, waiting out a database restart for a few seconds: Telegram would
+    send it again only after a pause, and many updates sent again at once come in any order."""
+    give_up = asyncio.get_running_loop().time() + STORE_PATIENCE
+    while True:
+        try:
+            await inbox.store([update])
+            return
+        except Exception as exc:
+            if not is_outage(exc) or asyncio.get_running_loop().time() >= give_up:
+                raise
+            await asyncio.sleep(0.2)
 
 
 def _raw_id(update: object) -> object:

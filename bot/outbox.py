@@ -204,10 +204,17 @@ class OutboxWorker:
         who answers at once would otherwise keep it for good while others wait behind.
         """
         try:
+            # The first row's rate slot before its claim, not after (the look found it due): a
+            # worker killed between a claim and its call leaves the row "in doubt", never sent
+            # again, so that stretch is kept to the claim's commit. The rows after it are
+            # claimed first, so that a slot is never booked for a row that is not there.
+            paid = True
+            await self.limiter.acquire(chat_id)
             while not self._stopping:
                 row = await self._next(chat_id)
-                if row is None or not await self._send(row) or self._crowded:
+                if row is None or not await self._send(row, paid=paid) or self._crowded:
                     return
+                paid = False
         except Exception:
             log.exception("outbox delivery for chat %s failed", chat_id)
         finally:
@@ -266,7 +273,7 @@ class OutboxWorker:
 
     # --- one row ------------------------------------------------------------------------------
 
-    async def _send(self, row: OutboxRow) -> bool:
+    async def _send(self, row: OutboxRow, *, paid: bool = False) -> bool:
         """Deliver a claimed row; True if the chat's next row may follow right away."""
         message_id = row.last_message_id
         payload = row.payload
@@ -289,7 +296,8 @@ class OutboxWorker:
             elif row.message_thread_id is not None:
                 payload = {**payload, "message_thread_id": row.message_thread_id}
             try:
-                message_id = await self._steps(row, payload, message_id)
+                message_id = await self._steps(row, payload, message_id, paid=paid)
+                paid = False  # a topic made again pays again
             except Exception as error:
                 if not remade and self.topics is not None and lost_topic(error):
                     remade = True
@@ -308,13 +316,16 @@ class OutboxWorker:
             await self.topics.sent(row, payload, message_id)
         return True
 
-    async def _steps(self, row: OutboxRow, payload: dict[str, object], message_id: int | None
-                     ) -> int | None:  # fmt: skip
-        """Run the payload's steps not yet done; the id of the last message they left."""
+    async def _steps(self, row: OutboxRow, payload: dict[str, object], message_id: int | None,
+                     *, paid: bool = False) -> int | None:  # fmt: skip
+        """Run the payload's steps not yet done; the id of the last message they left.
+        `paid`: the first flood-limited step's slot was booked already."""
         steps = plan(payload)
         for index in range(row.steps_done, len(steps)):
             step = steps[index]
-            if step.flood_limited:
+            if step.flood_limited and paid:
+                paid = False
+            elif step.flood_limited:
                 try:
                     await self.limiter.acquire(row.chat_id)
                 except asyncio.CancelledError:
