@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 TELEGRAM = "https://api.telegram.org"
 SHUTDOWN_GRACE = 10.0
 POLL_TIMEOUT = 25  # seconds a getUpdates call waits for news
-SETTLE = 2.0  # seconds a webhook update waits at most for a lower one still on its way
+SETTLE = 3.0  # seconds a webhook update waits at most for a lower one still on its way
 
 
 def make_bot(token: str, api_base: str) -> Bot:

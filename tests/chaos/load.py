@@ -31,6 +31,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from bot.app import SETTLE
 from bot.emulator.server import EmulatorServer
 from bot.emulator.state import SentMessage, SimUser
 from storage import migrate
@@ -502,6 +503,13 @@ async def _counts(db: Database, emu: Any, shoppers: list[Shopper]) -> dict[str, 
     by_chat: dict[int, list[Any]] = {}
     for row in rows:
         by_chat.setdefault(row.chat_id, []).append(row)
+    doubtful_chats = {r.chat_id for r in rows if r.status == "failed" and r.error == IN_DOUBT}
+    # A conversation can stop short only where a message to it was in doubt (a worker killed
+    # mid-call: never sent again); anything else stuck is a fault of the bot.
+    stuck_without_doubt = [
+        s.n for s in shoppers if not s.done and s.user.id not in doubtful_chats
+        and not (s.kind == "handoff" and GROUP_ID in doubtful_chats)
+    ]  # fmt: skip
     for shopper in shoppers:
         chat = shopper.user.id
         mine = sorted(by_chat.get(chat, []), key=lambda r: r.id)
@@ -514,17 +522,21 @@ async def _counts(db: Database, emu: Any, shoppers: list[Shopper]) -> dict[str, 
         ids = [r.telegram_message_id for r in sent if r.telegram_message_id is not None]
         out_of_order += sum(1 for a, b in itertools.pairwise(ids) if b <= a)
     handled: dict[int, list[tuple[Any, int]]] = {}
+    arrived = {r.update_id: r.received_at for r in inbox}
     for r in inbox:
         if r.status == "done" and r.lane is not None:
             handled.setdefault(r.lane, []).append((r.processed_at, r.update_id))
     handled_out_of_order = 0
+    late = 0  # of those, the earlier update reached the bot after the wait for it was over
     reorders: list[str] = []
     for lane, turns in handled.items():
         for (ta, a), (tb, b) in itertools.pairwise(sorted(turns)):
             if b < a:
                 handled_out_of_order += 1
-                gap = (tb - ta).total_seconds() * 1000
-                reorders.append(f"chat {lane}: {b} handled {gap:.0f} ms after {a}")
+                behind = (arrived[b] - arrived[a]).total_seconds()
+                late += behind > SETTLE
+                reorders.append(f"chat {lane}: {b} handled {(tb - ta).total_seconds():.2f} s "
+                                f"after {a}, stored {behind:.2f} s after it")  # fmt: skip
     wrong_end = [
         f"{s.n} {s.kind}: {states.get(s.user.id)}, {case_count.get(s.user.id)} cases"
         for s in shoppers
@@ -542,6 +554,8 @@ async def _counts(db: Database, emu: Any, shoppers: list[Shopper]) -> dict[str, 
         "out_of_order_replies": out_of_order,
         "handled_out_of_order": handled_out_of_order,
         "handled_out_of_order_examples": reorders[:5],
+        "handled_out_of_order_late": late,
+        "stuck_without_doubt": stuck_without_doubt[:10],
         "ended_wrong": len(wrong_end),
         "ended_wrong_examples": wrong_end[:5],
     }

@@ -27,18 +27,29 @@ pytestmark = [
 ]
 
 
-def assert_clean(result: dict) -> None:
+def assert_clean(result: dict, *, kills: bool) -> None:
     print(json.dumps(result, indent=2))  # shown with -s, and on failure
     assert result["quiescent"], "work was left over"
-    assert result["stuck_count"] == 0, result["stuck"]
-    assert result["finished"] == result["customers"]
+    if kills:
+        # A message a killed worker was sending is "in doubt" and never sent again (at most
+        # once): its customer may stop short. No one else may.
+        assert result["stuck_without_doubt"] == [], result["stuck"]
+    else:
+        assert result["stuck_count"] == 0, result["stuck"]
+        assert result["finished"] == result["customers"]
     assert result["lost_updates"] == 0
     assert result["updates_failed"] == 0
     assert result["updates_stored_twice"] == 0
     assert result["duplicate_cases"] == 0
     assert result["messages_sent_twice"] == 0
     assert result["out_of_order_replies"] == 0
-    assert result["handled_out_of_order"] == 0
+    if kills:
+        # Order is kept for an update that reaches the bot within SETTLE of the one after it;
+        # one held up longer (a worker killed mid-request, the database restarting: Telegram
+        # sends again after a pause) is handled when it comes.
+        assert result["handled_out_of_order"] == result["handled_out_of_order_late"]
+    else:
+        assert result["handled_out_of_order"] == 0
     assert result["ended_wrong"] == 0, result["ended_wrong_examples"]
 
 
@@ -47,7 +58,7 @@ async def test_three_workers_500_customers_sigkills_and_a_database_restart(backe
     # CI sets CHAOS_CUSTOMERS lower to stay within its time budget (README, "Several workers").
     customers = int(os.environ.get("CHAOS_CUSTOMERS", "500"))
     result = await run(Options(customers=customers, workers=3, kill_every=10.0))
-    assert_clean(result)
+    assert_clean(result, kills=True)
     assert result["faults"]["sigkills"] >= 3
     assert result["faults"]["postgres_restarts"] == 1
     assert result["faults"]["duplicated_deliveries"] > 0
@@ -58,5 +69,5 @@ async def test_three_workers_500_customers_sigkills_and_a_database_restart(backe
 async def test_two_replicas_behind_round_robin_keep_each_chats_order(backend: str):
     result = await run(Options(customers=60, workers=2, kills=False, postgres_restart=False,
                                duplicate=0.05, lose_answer=0.05))  # fmt: skip
-    assert_clean(result)
+    assert_clean(result, kills=False)
     assert result["messages_in_doubt"] == 0  # no worker died: nothing can be in doubt
