@@ -477,7 +477,7 @@ async def _counts(db: Database, emu: Any, shoppers: list[Shopper]) -> dict[str, 
     redeliveries = len(attempts) - len({a.delivery for a in attempts})
     async with db.read() as s:
         inbox = (await s.execute(select(Inbox.lane, Inbox.update_id, Inbox.status,
-                                        Inbox.processed_at))).all()  # fmt: skip
+                                        Inbox.received_at, Inbox.processed_at))).all()  # fmt: skip
         stored = {(r.update_id, r.status) for r in inbox}
         rows = (
             await s.execute(
