@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from bot.processor import Processor
 from bot.intake import Inbox
+from bot.processor import Processor
 from dialogs.clock import FrozenClock
 from dialogs.texts import Texts
 from storage.db import Database
