@@ -46,7 +46,9 @@ from storage.repos.lanes import LaneRepo, PendingRow
 log = logging.getLogger(__name__)
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 Submit = Callable[[Incoming], None]
-SETTLE_WINDOW = 5.0  # seconds: ids stored longer ago say nothing about one on its way
+# Seconds: an id missing below ones stored longer ago says nothing about one on its way. Wide
+# enough for quiet hours, when 16 ids (the look's span) can take longer than a few seconds.
+SETTLE_WINDOW = 60.0
 
 
 # The webhook server's own request body limit (aiohttp's `client_max_size`), set here rather

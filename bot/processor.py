@@ -25,6 +25,7 @@ from aiogram import Bot
 
 from bot.claims import Claims
 from bot.files import EvidenceStore
+from bot.intake import SETTLE_WINDOW
 from bot.metrics import Metrics
 from bot.render import answer_callback
 from bot.roles import Roles
@@ -51,7 +52,6 @@ log = logging.getLogger(__name__)
 ALBUM_WAIT = 0.7  # seconds to wait for the next part of an album
 OUTAGE_PAUSE = 1.0  # seconds between tries while the database is away
 SETTLE_STEP = 0.01  # seconds between looks for an update still on its way
-SETTLE_WINDOW = 5.0  # ids stored longer ago than this say nothing about one on its way
 
 
 @dataclass(frozen=True, slots=True)
