@@ -121,7 +121,9 @@ class Inbox:
                         update_id)  # fmt: skip
         # Handed over only after the commit: nothing is worked on that could still be lost.
         for lane, row in waiting:
-            self.submit(replace(route(row.id, row.payload), lane_id=lane))
+            # Another worker may still be storing one just below it: checked like a new one.
+            self.submit(replace(route(row.id, row.payload), lane_id=lane,
+                                unsettled=self.check_order))  # fmt: skip
         for (update_id, key, _, _), incoming in zip(rows, routed, strict=True):
             inbox_id = fresh.get((update_id, key))
             if inbox_id is not None and (won is None or incoming.lane in won):

@@ -247,7 +247,10 @@ class Processor:
         """Rows of this lane other workers stored (or a dead one left) join the queue."""
         for row in rows:
             if row.id not in queue.known:
-                queue.put(replace(route(row.id, row.payload), lane_id=lane))
+                # Its worker committed it; one just below it may still be on its way to
+                # another worker's commit, so it is checked like a fresh delivery.
+                queue.put(replace(route(row.id, row.payload), lane_id=lane,
+                                  unsettled=bool(self.settle)))  # fmt: skip
 
     async def _overtaken(self, lane: int, current: Incoming, queue: _LaneQueue) -> bool:
         """Wait (up to `settle`) while an update just below this one is still on its way;

@@ -58,10 +58,11 @@ Worker = tuple[Inbox, Processor, Claims | None]
 
 
 def worker(db: Database, handled: list, name: str | None, *, settle: float = 0.0,
-           lease: timedelta = timedelta(seconds=10)) -> Worker:  # fmt: skip
+           lease: timedelta = timedelta(seconds=10), pause: float = 0.02) -> Worker:  # fmt: skip
     clock = SystemClock()
     claims = Claims(db, clock, name, lease=lease) if name else None
-    processor = Processor(FinishingWork(db, handled), Units(db, "Asia/Shanghai"), clock, Texts(),
+    processor = Processor(FinishingWork(db, handled, pause), Units(db, "Asia/Shanghai"), clock,
+                          Texts(),
                           claims=claims, settle=settle)  # type: ignore[arg-type]  # fmt: skip
     inbox = Inbox(db, clock, processor.submit, claims=claims, check_order=settle > 0)
     return inbox, processor, claims
@@ -110,6 +111,31 @@ async def test_a_chat_spread_over_two_workers_keeps_its_order(db: Database, data
         await dbs[1].dispose()
     assert of(handled, CHAT) == [100 + 2 * n for n in range(1, 41)]  # once each, in order
     assert of(handled, OTHER) == [101 + 2 * n for n in range(1, 41)]
+
+
+async def test_a_row_another_worker_stored_waits_for_the_one_below_it(
+    db: Database, database_url: str
+):
+    """The holder takes up update 22, which another worker stored, while 21 is still on its
+    way to that other worker: 22 waits for 21 like a fresh delivery would."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("several workers need PostgreSQL (one bot per SQLite file)")
+    dbs = [db, Database(database_url)]  # `db` made the tables
+    handled: list[tuple[int, int]] = []
+    try:
+        a = worker(dbs[0], handled, "worker-a", settle=2.0, pause=0.3)
+        b = worker(dbs[1], handled, "worker-b", settle=2.0, pause=0.3)
+        await a[0].store([text(20)])  # a holds the lane while it works on 20
+        await b[0].store([text(22)])  # b loses the claim: 22 waits in the database
+        await asyncio.sleep(0.5)  # a has taken 22 up by now
+        await b[0].store([text(21)])
+        for _ in range(2):  # a lane let go may have been won back once more
+            for _, processor, _ in (a, b):
+                assert await processor.drain(20)
+            await asyncio.sleep(0.3)
+    finally:
+        await dbs[1].dispose()
+    assert of(handled, CHAT) == [20, 21, 22]
 
 
 async def test_a_dead_workers_lane_is_taken_over_once_its_lease_ran_out(
