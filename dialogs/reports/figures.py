@@ -23,7 +23,7 @@ from storage.report_figures import (
     ProductRow,
 )
 
-from .hours import percentile, working_hours
+from .hours import percentiles, working_hours
 
 OUTCOMES = tuple(o.value for o in Outcome)
 RATINGS = ("1", "2", "3", "4", "5")
@@ -268,7 +268,8 @@ def _lines(
 
 def _durations(calendar: WorkingCalendar, spans: list[tuple[float, float]]) -> Durations:
     hours = working_hours(calendar, spans)
-    return Durations(len(hours), percentile(hours, 0.5), percentile(hours, 0.9))
+    p50, p90 = percentiles(hours, (0.5, 0.9))
+    return Durations(len(hours), p50, p90)
 
 
 def _ordered(clocks: tuple[ClockRow, ...]) -> list[ClockRow]:
