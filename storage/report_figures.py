@@ -7,6 +7,7 @@ repeat claimer is a count, never a phone or a name.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -75,14 +76,15 @@ class AgentRow:
 
 @dataclass(frozen=True, slots=True)
 class Times:
-    """A case's moments that durations are measured between, in UTC epoch seconds (tens of
-    thousands a month: plain floats, not datetimes)."""
+    """The moments that durations are measured between, of the period's cases handed to a
+    person or closed: column by column, one entry per case, in UTC epoch seconds (None: not
+    yet). Tens of thousands a month: plain floats in lists, not an object per case."""
 
-    kind: str
-    created_at: float
-    handed_over_at: float | None
-    first_response_at: float | None
-    closed_at: float | None
+    kind: Sequence[str]
+    created_at: Sequence[float]
+    handed_over_at: Sequence[float | None]
+    first_response_at: Sequence[float | None]
+    closed_at: Sequence[float | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +104,7 @@ class PeriodFigures:
     products_by_claims: tuple[ProductRow, ...]
     products_by_rate: tuple[ProductRow, ...]
     rules: tuple[NamedCount, ...]
-    times: tuple[Times, ...]
+    times: Times
     clocks: tuple[ClockRow, ...]
     refunds: tuple[RefundRow, ...]
     ratings: tuple[NamedCount, ...]  # "1" .. "5" and how many gave it

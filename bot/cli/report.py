@@ -140,6 +140,7 @@ async def _build(url: str, period: Period, timezone: str, calendar: Any) -> Repo
     db = Database(url)
     try:
         async with db.read() as session:
-            return await build_report(ReportRepo(session), period, timezone, calendar)
+            # db.read: more sessions, so that PostgreSQL counts on several connections at once
+            return await build_report(ReportRepo(session, db.read), period, timezone, calendar)
     finally:
         await db.dispose()

@@ -208,19 +208,23 @@ class _Summary:
         self.reason = _count((r.reason, r.count) for r in requests)
         self.category = _count((r.category, r.count) for r in requests)
         self.outcome = _count((r.outcome, r.count) for r in requests)
-        answered: list[tuple[float, float]] = [
-            (t.handed_over_at, t.first_response_at)
-            for t in figures.times
-            if t.handed_over_at is not None and t.first_response_at is not None
-        ]
-        self.waiting = sum(
-            1 for t in figures.times if t.handed_over_at is not None and t.first_response_at is None
-        )
+        times = figures.times
+        answered: list[tuple[float, float]] = []
+        waiting = 0
+        for handed, first in zip(times.handed_over_at, times.first_response_at, strict=True):
+            if handed is not None:
+                if first is not None:
+                    answered.append((handed, first))
+                else:
+                    waiting += 1
+        self.waiting = waiting
         request = CaseKind.REQUEST.value
         resolved = [
-            (t.created_at, t.closed_at)
-            for t in figures.times
-            if t.kind == request and t.closed_at is not None
+            (created, closed)
+            for kind, created, closed in zip(
+                times.kind, times.created_at, times.closed_at, strict=True
+            )
+            if kind == request and closed is not None
         ]
         self.first = _durations(calendar, answered)
         self.resolved = _durations(calendar, resolved)

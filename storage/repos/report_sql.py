@@ -15,13 +15,13 @@ from __future__ import annotations
 
 CASES = "cases.created_at >= :start AND cases.created_at < :end"
 
-CUBE = f"""
-SELECT kind, service, reason, category, outcome, count(*) FROM (
-    SELECT cases.kind, cases.service, cases.reason, cases.outcome,
-           (SELECT category FROM order_items WHERE order_items.id = cases.item_id) AS category
-    FROM cases WHERE {CASES}
-) AS period GROUP BY kind, service, reason, category, outcome
-"""
+# The period's cases, each with its item's category and SKU: one index lookup per case, shared
+# by the volume cube and the claims per product (the statement below reads them once).
+_PERIOD = {
+    "postgresql": "LEFT JOIN LATERAL (SELECT category, sku FROM order_items "
+    "WHERE order_items.id = cases.item_id OFFSET 0) AS i ON true",
+    "sqlite": "LEFT JOIN order_items AS i ON i.id = cases.item_id",
+}
 
 # Units sold: each order placed in the period, and its items by order (an index lookup).
 _SOLD = {
@@ -33,16 +33,22 @@ _SOLD = {
 }
 
 
-def products(dialect: str, top: int) -> str:
-    """Claims per SKU beside units sold; the rows in the top `top` by claims or by rate, each
-    with its two ranks (the rate's rank is NULL for a SKU not sold in the period)."""
+def volume(dialect: str, top: int) -> str:
+    """Two kinds of row, told apart by the first column. 'cube': how many cases of each kind,
+    service, reason, category and decision. 'product': claims per SKU beside units sold, the
+    rows in the top `top` by claims or by rate, each with its two ranks (the rate's rank is
+    NULL for a SKU not sold in the period) and its name.
+
+    Columns: part, kind, service, reason, category, outcome, count (cases or claims), sku,
+    name, units, by_claims, by_rate."""
     return f"""
-WITH claimed AS (
-    SELECT (SELECT sku FROM order_items WHERE order_items.id = cases.item_id) AS sku,
-           cases.item_id
-    FROM cases WHERE {CASES} AND cases.kind = 'request'
+WITH period AS MATERIALIZED (
+    SELECT cases.kind, cases.service, cases.reason, cases.outcome, cases.item_id, i.category,
+           i.sku
+    FROM cases {_PERIOD[dialect]} WHERE {CASES}
 ), claims AS (
-    SELECT sku, count(*) AS claims, min(item_id) AS any_item FROM claimed GROUP BY sku
+    SELECT sku, count(*) AS claims, min(item_id) AS any_item FROM period
+    WHERE kind = 'request' GROUP BY sku
 ), sold AS ({_SOLD[dialect]}), ranked AS (
     SELECT claims.sku, claims.claims, coalesce(sold.units, 0) AS units, claims.any_item,
            row_number() OVER (ORDER BY claims.claims DESC, claims.sku) AS by_claims,
@@ -52,8 +58,12 @@ WITH claimed AS (
            END AS by_rate
     FROM claims LEFT JOIN sold ON sold.sku = claims.sku
 )
-SELECT sku, (SELECT name FROM order_items WHERE order_items.id = any_item) AS name,
-       claims, units, by_claims, by_rate
+SELECT 'cube' AS part, kind, service, reason, category, outcome, count(*) AS n,
+       NULL AS sku, NULL AS name, NULL AS units, NULL AS by_claims, NULL AS by_rate
+FROM period GROUP BY kind, service, reason, category, outcome
+UNION ALL
+SELECT 'product', NULL, NULL, NULL, NULL, NULL, claims, sku,
+       (SELECT name FROM order_items WHERE order_items.id = any_item), units, by_claims, by_rate
 FROM ranked WHERE by_claims <= {int(top)} OR by_rate <= {int(top)}
 """
 
@@ -91,19 +101,25 @@ GROUP BY o.payment_method, o.currency ORDER BY o.payment_method, o.currency
 
 def times(dialect: str) -> str:
     """The moments of the period's cases that a duration is measured between, as UTC epoch
-    seconds (the models store UTC: naive text on SQLite)."""
+    seconds (the models store UTC: naive text on SQLite). On PostgreSQL one row of arrays, a
+    column each (the aggregates of one scan see its rows in the same order): asyncpg decodes
+    five arrays of a month's 40,000 cases in a third of the time it takes for as many rows."""
     if dialect == "postgresql":
 
         def epoch(c: str) -> str:
-            return f"CAST(extract(epoch FROM cases.{c}) AS double precision)"
+            return f"array_agg(CAST(extract(epoch FROM cases.{c}) AS double precision))"
+
+        kind = "array_agg(cases.kind)"
     else:
 
         def epoch(c: str) -> str:
             return f"(julianday(cases.{c}) - 2440587.5) * 86400.0"
 
+        kind = "cases.kind"
+
     moments = ", ".join(epoch(c) for c in ("created_at", "handed_over_at",
                                            "first_response_at", "closed_at"))  # fmt: skip
     return (
-        f"SELECT cases.kind, {moments} FROM cases WHERE {CASES} "
+        f"SELECT {kind}, {moments} FROM cases WHERE {CASES} "
         "AND (cases.handed_over_at IS NOT NULL OR cases.closed_at IS NOT NULL)"
     )

@@ -137,3 +137,11 @@ async def test_a_period_without_cases_says_so_and_divides_by_nothing(db: Databas
     assert all(line.share is None for line in empty.decisions)
     assert empty.first_response.p50 is None and empty.csat is None
     assert all(change.percent is None for _, change in empty.key)
+
+
+async def test_counted_on_several_connections_at_once_the_report_is_the_same(db: Database) -> None:
+    await load_history(db)
+    alone = await _report(db)
+    async with db.read() as session:  # PostgreSQL: each group of statements on a session
+        together = await build_report(ReportRepo(session, db.read), WEEK, TZ, WorkingCalendar(TZ))
+    assert together == alone and together.requests == 4
