@@ -108,14 +108,16 @@ async def _copy(
 
 
 async def analyze(db: Database) -> None:
-    """Fresh planner statistics after a bulk load."""
+    """Fresh planner statistics after a bulk load; on PostgreSQL the tables vacuumed as well,
+    as autovacuum would do soon after: the visibility map it sets is what lets the report
+    read units sold from indexes alone (migration 0011), as it does on a shop's history."""
     if db.is_sqlite:
         await asyncio.to_thread(_sqlite_analyze, str(db.url.database))
         return
     url = db.url.set(drivername="postgresql").render_as_string(hide_password=False)
     connection = await asyncpg.connect(url)
     try:
-        await connection.execute("ANALYZE")
+        await connection.execute("VACUUM (ANALYZE)")
     finally:
         await connection.close()
 
