@@ -31,6 +31,34 @@ UNPACED = {
 }
 
 
+def _count_statements(path: str) -> None:
+    """Count the SQL statements the bot runs, by their first words, into `path` (JSON) at
+    exit: where a turn's database round trips go."""
+    import atexit
+    import collections
+    import json
+    import re
+
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    counts: collections.Counter[str] = collections.Counter()
+
+    @event.listens_for(Engine, "before_cursor_execute")
+    def count(conn, cursor, statement, parameters, context, executemany) -> None:
+        counts[re.sub(r"\s+", " ", statement)[:90]] += 1
+
+    @event.listens_for(Engine, "commit")
+    def commits(conn) -> None:
+        counts["COMMIT"] += 1
+
+    def dump() -> None:
+        with open(path, "w") as out:
+            json.dump(counts.most_common(), out, indent=1, ensure_ascii=False)
+
+    atexit.register(dump)
+
+
 if __name__ == "__main__":
     for name, value in UNPACED.items():
         os.environ.setdefault(name, value)
@@ -50,4 +78,6 @@ if __name__ == "__main__":
             _database_init(self, url, module=module, **kwargs)  # type: ignore[arg-type]
 
         storage.db.Database.__init__ = plain  # type: ignore[method-assign]
+    if os.environ.get("BENCH_STATEMENTS"):
+        _count_statements(os.environ["BENCH_STATEMENTS"])
     sys.exit(main(sys.argv[1:]))
