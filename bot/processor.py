@@ -228,7 +228,7 @@ class Processor:
             return True
         parts = [current]
         try:
-            if self.settle and current.unsettled and await self._overtaken(lane, current, queue):
+            if await self._behind(lane, current, queue):
                 return True
             if current.media_group_id and current.private:
                 parts = await self._album(lane, current, queue)
@@ -252,26 +252,16 @@ class Processor:
                 queue.put(replace(route(row.id, row.payload), lane_id=lane,
                                   unsettled=bool(self.settle)))  # fmt: skip
 
-    async def _overtaken(self, lane: int, current: Incoming, queue: _LaneQueue) -> bool:
-        """Wait (up to `settle`) while an update just below this one is still on its way;
-        True when something of this lane came first meanwhile and `current` went back."""
-        deadline = time.monotonic() + self.settle
-        since = self.clock.now() - timedelta(seconds=SETTLE_WINDOW)
-        while True:
-            missing = await self.units.missing_before(current.update_id, since) - self._gone
-            if not missing:
-                break
-            if time.monotonic() >= deadline:
-                # Not coming (an update the bot was not sent, one refused as malformed):
-                # remembered, so the updates after it do not wait for it again.
-                self._gone.update(missing)
-                if len(self._gone) > 10_000:
-                    self._gone = set(sorted(self._gone)[-1000:])
-                break
-            await queue.wait(min(SETTLE_STEP, max(0.0, deadline - time.monotonic())))
+    async def _behind(self, lane: int, current: Incoming, queue: _LaneQueue) -> bool:
+        """True when an update of this lane with a lower update_id is to go first (`current`
+        went back to the queue): one still on its way (waited for, up to `settle`), or one
+        another worker stored meanwhile."""
+        if self.settle and current.unsettled:
+            await self._settle(current, queue)
         if self.claims is not None:
-            # The one below may have reached another worker (now, or since this one was
-            # stored: then no wait was needed here, but it is not in this queue either).
+            # Rows of this lane other workers committed since `current` was queued: a burst's
+            # parallel deliveries are stored in any order, and the one below may be far more
+            # than the settle check's span of ids below when many chats talk at once.
             self._join(lane, queue, await self.claims.pending(lane))
         first = queue.first_key()
         if first is not None and first < current.update_id:
@@ -279,6 +269,23 @@ class Processor:
             queue.put(current)
             return True
         return False
+
+    async def _settle(self, current: Incoming, queue: _LaneQueue) -> None:
+        """Wait (up to `settle`) while an update just below this one is still on its way."""
+        deadline = time.monotonic() + self.settle
+        since = self.clock.now() - timedelta(seconds=SETTLE_WINDOW)
+        while True:
+            missing = await self.units.missing_before(current.update_id, since) - self._gone
+            if not missing:
+                return
+            if time.monotonic() >= deadline:
+                # Not coming (an update the bot was not sent, one refused as malformed):
+                # remembered, so the updates after it do not wait for it again.
+                self._gone.update(missing)
+                if len(self._gone) > 10_000:
+                    self._gone = set(sorted(self._gone)[-1000:])
+                return
+            await queue.wait(min(SETTLE_STEP, max(0.0, deadline - time.monotonic())))
 
     async def _album(self, lane: int, first: Incoming, queue: _LaneQueue) -> list[Incoming]:
         """The album's parts: those queued now and those that come within `album_wait`."""

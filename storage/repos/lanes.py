@@ -21,6 +21,10 @@ from storage.repos.base import Repo, dialect_insert
 
 _lanes = Lane.__table__
 _inbox = Inbox.__table__
+# How many ids below an update are looked at for one still on its way: Telegram numbers all
+# the bot's updates in one sequence, so with many chats talking at once a chat's previous
+# update can be dozens of ids below (rows already stored are found by the lane's holder).
+SPAN = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,42 +135,32 @@ class LaneRepo(Repo):
         return list(rows)
 
     async def missing_below(
-        self, update_ids: Sequence[int], since: datetime, span: int = 16
+        self, update_ids: Sequence[int], since: datetime, span: int = SPAN
     ) -> set[int]:
         """Of these update ids, those for which `missing_before` holds (one statement)."""
         if not update_ids:
             return set()
-        seen = set(
-            await self.session.scalars(
-                select(_inbox.c.update_id).where(
-                    _inbox.c.update_id >= min(update_ids) - span,
-                    _inbox.c.update_id <= max(update_ids),
-                    _inbox.c.received_at >= since,
-                )
-            )
-        )
-        return {u for u in update_ids if _hole_below(u, seen, span)}
+        seen = await self._seen(min(update_ids) - span, max(update_ids), since)
+        return {u for u in update_ids if _holes_below(u, seen, span)}
 
-    async def missing_before(self, update_id: int, since: datetime, span: int = 16) -> set[int]:
+    async def missing_before(self, update_id: int, since: datetime, span: int = SPAN) -> set[int]:
         """The update ids just below `update_id` that are missing while their neighbours came
         in recently: Telegram's ids increase one by one, so a hole is an update still on its
         way (webhook deliveries run in parallel). Ids seen long ago, or none at all (the first
         update after a quiet spell, ids started anew), mean nothing is missing."""
-        low = update_id - span
-        seen = set(
+        return _holes_below(update_id, await self._seen(update_id - span, update_id - 1, since),
+                            span)  # fmt: skip
+
+    async def _seen(self, low: int, high: int, since: datetime) -> set[int]:
+        return set(
             await self.session.scalars(
                 select(_inbox.c.update_id).where(
                     _inbox.c.update_id >= low,
-                    _inbox.c.update_id < update_id,
+                    _inbox.c.update_id <= high,
                     _inbox.c.received_at >= since,
                 )
             )
         )
-        return _holes_below(update_id, seen, span)
-
-
-def _hole_below(update_id: int, seen: set[int], span: int) -> bool:
-    return bool(_holes_below(update_id, seen, span))
 
 
 def _holes_below(update_id: int, seen: set[int], span: int) -> set[int]:

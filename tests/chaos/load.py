@@ -527,16 +527,22 @@ async def _counts(db: Database, emu: Any, shoppers: list[Shopper]) -> dict[str, 
         if r.status == "done" and r.lane is not None:
             handled.setdefault(r.lane, []).append((r.processed_at, r.update_id))
     handled_out_of_order = 0
-    late = 0  # of those, the earlier update reached the bot after the wait for it was over
+    # Of those, the earlier update reached the bot after the wait for it was over: more than
+    # SETTLE after the first update above it was stored (of any chat: that one noticed the
+    # hole and waited for it; the bot does not wait twice for one missing id).
+    late = 0
     reorders: list[str] = []
     for lane, turns in handled.items():
         for (ta, a), (tb, b) in itertools.pairwise(sorted(turns)):
             if b < a:
                 handled_out_of_order += 1
                 behind = (arrived[b] - arrived[a]).total_seconds()
-                late += behind > SETTLE
+                noticed = min(arrived[u] for u in range(b + 1, a + 1) if u in arrived)
+                overdue = (arrived[b] - noticed).total_seconds()
+                late += overdue > SETTLE
                 reorders.append(f"chat {lane}: {b} handled {(tb - ta).total_seconds():.2f} s "
-                                f"after {a}, stored {behind:.2f} s after it")  # fmt: skip
+                                f"after {a}, stored {behind:.2f} s after it and {overdue:.2f} s "
+                                f"after the first id above it")  # fmt: skip
     wrong_end = [
         f"{s.n} {s.kind}: {states.get(s.user.id)}, {case_count.get(s.user.id)} cases"
         for s in shoppers
