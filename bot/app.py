@@ -12,8 +12,9 @@ import gc
 import logging
 import signal
 import socket
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 from urllib.parse import urlparse
 
 from aiogram import Bot
@@ -49,13 +50,15 @@ from dialogs.policy import Policy
 from dialogs.texts import Texts
 from dialogs.work import Work
 from storage import migrate
-from storage.db import Database
+from storage.db import Database, is_outage
 from storage.locks import AlreadyRunning, hold_instance_lock
 from storage.repos import OutboxRepo
 
 log = logging.getLogger(__name__)
 TELEGRAM = "https://api.telegram.org"
 SHUTDOWN_GRACE = 10.0
+STARTUP_OUTAGE = 60.0  # seconds start-up waits for a database that is restarting
+_T = TypeVar("_T")
 POLL_TIMEOUT = 25  # seconds a getUpdates call waits for news
 SETTLE = 3.0  # seconds a webhook update waits at most for a lower one still on its way
 
@@ -147,21 +150,20 @@ async def register_commands(rt: Runtime) -> None:
 async def start(rt: Runtime) -> asyncio.Task[None]:
     """Migrations, commands, recovery of unfinished updates, the clocks; returns the outbox
     task (the timers' task is `rt.timers_task`)."""
-    await asyncio.to_thread(migrate.upgrade, rt.settings.database_url)
+    await _patiently(lambda: asyncio.to_thread(migrate.upgrade, rt.settings.database_url))
     try:
         me = await rt.bot.get_me()
     except TelegramUnauthorizedError:
         raise StartupError(REVOKED, exit_code=1) from None
     log.info("running as @%s (policy %s)", me.username, rt.policy.name)
-    async with rt.db.transaction() as session:
-        doubtful = await OutboxRepo(session).give_up_own(rt.outbox.worker_id)
+    doubtful = await _patiently(lambda: _give_up_own(rt))
     if doubtful:
         log.error("%d messages this worker was sending when it stopped are in doubt; "
                   "not sent again", doubtful)  # fmt: skip
     await register_commands(rt)
     outbox_task = asyncio.create_task(rt.outbox.run(), name="outbox")
     rt.health.outbox = task_alive(outbox_task)
-    recovered = await rt.processor.recover()
+    recovered = await _patiently(rt.processor.recover)
     if recovered:
         log.info("resuming %d updates stored before the last stop", recovered)
     rt.timers_task = asyncio.create_task(rt.timers.run(), name="timers")
@@ -175,8 +177,27 @@ async def start(rt: Runtime) -> asyncio.Task[None]:
     # by bench/latency_probe.py) does not walk it.
     gc.collect()
     gc.freeze()
-    await report_digest.schedule(rt.db, rt.clock, rt.settings, rt.policy)  # REPORT_DIGEST
+    await _patiently(lambda: report_digest.schedule(rt.db, rt.clock, rt.settings, rt.policy))
     return outbox_task
+
+
+async def _give_up_own(rt: Runtime) -> int:
+    async with rt.db.transaction() as session:
+        return await OutboxRepo(session).give_up_own(rt.outbox.worker_id)
+
+
+async def _patiently(step: Callable[[], Awaitable[_T]]) -> _T:
+    """A start-up step that waits out a database restart (a worker started again while the
+    server is down, as a supervisor does) instead of exiting; other errors stop the start."""
+    give_up = asyncio.get_running_loop().time() + STARTUP_OUTAGE
+    while True:
+        try:
+            return await step()
+        except Exception as exc:
+            if not is_outage(exc) or asyncio.get_running_loop().time() >= give_up:
+                raise
+            log.warning("start-up waits for the database: %s", exc)
+            await asyncio.sleep(1.0)
 
 
 async def stop(rt: Runtime, outbox_task: asyncio.Task[None]) -> None:

@@ -187,3 +187,34 @@ async def test_two_workers_share_one_chats_pace(db: Database, database_url: str)
         assert time.monotonic() - started >= 0.7
     finally:
         await dbs[1].dispose()
+
+
+async def test_a_worker_started_while_the_database_restarts_waits_for_it(monkeypatch):
+    """A supervisor starts a killed worker again at once; if the database is restarting
+    then, start-up waits for it instead of exiting (the chaos run met this)."""
+    from bot import app
+
+    monkeypatch.setattr(asyncio, "sleep", _no_sleep)
+    tries: list[int] = []
+
+    async def step() -> str:
+        tries.append(1)
+        if len(tries) < 3:
+            raise ConnectionRefusedError(111, "Connection refused")
+        return "started"
+
+    assert await app._patiently(step) == "started"
+    assert len(tries) == 3
+
+    async def broken() -> None:  # not an outage: the start stops at once, as before
+        raise ValueError("a bad migration")
+
+    with pytest.raises(ValueError):
+        await app._patiently(broken)
+
+
+_real_sleep = asyncio.sleep
+
+
+async def _no_sleep(seconds: float) -> None:
+    await _real_sleep(0)

@@ -24,6 +24,7 @@ import signal
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -49,7 +50,7 @@ TOKEN = "123456789:" + "C" * 35
 SECRET = "chaos-webhook-secret-of-forty-characters"
 PATH = "/tg/hook"
 FIRST_USER = 800_000_001
-STEP_TIMEOUT = 45.0  # a reply later than this: the customer asks again, as a person would
+STEP_TIMEOUT = 20.0  # a reply later than this: the customer asks again, as a person would
 PHOTO = b"\xff\xd8\xff" + b"c" * 3000
 UNPACED = {"TELEGRAM_RATE_OVERALL": "100000", "TELEGRAM_RATE_PER_CHAT": "100000",
            "TELEGRAM_RATE_PER_GROUP": "100000"}  # fmt: skip
@@ -76,6 +77,8 @@ class Tally:
     kills: int = 0
     postgres_restarts: int = 0
     retries: int = 0  # steps a customer had to ask again for
+    crashes: int = 0  # workers that exited without being killed
+    retried: Counter[str] = field(default_factory=Counter)  # by the reply they waited for
     finished: int = 0
     stuck: list[str] = field(default_factory=list)
 
@@ -88,8 +91,10 @@ class Watch:
 
     def __init__(self) -> None:
         self._events: dict[int, asyncio.Event] = {}
+        self.calls: Counter[int] = Counter()  # the bot's messages and edits, per chat
 
     def hit(self, chat_id: int) -> None:
+        self.calls[chat_id] += 1
         event = self._events.get(chat_id)
         if event is not None:
             event.set()
@@ -163,6 +168,7 @@ class Shopper:
             if await self.watch.until(self.user.id, arrived, STEP_TIMEOUT):
                 return
             self.tally.retries += 1
+            self.tally.retried[expect] += 1
         raise LookupError(
             f"shopper {self.n} ({self.kind}): no {expect!r} after 3 tries; "
             f"last: {[m.text for m in self.emu.sent_messages(self.user.id)][-2:]}"
@@ -170,9 +176,21 @@ class Shopper:
 
     async def burst(self) -> None:
         """Three commands at once, as an impatient customer taps: three deliveries in
-        parallel, likely to different workers; they must be handled in their order."""
-        for _ in range(3):
-            await self.emu.user_sends_text(self.user, "/menu")
+        parallel, likely to different workers; they must be handled in their order. The
+        customer then waits for the three answers (a tap on the first menu once the third
+        has come is out of date, and would be retried after STEP_TIMEOUT)."""
+        calls = self.watch.calls[self.user.id]
+
+        async def three() -> None:
+            for _ in range(3):
+                await self.emu.user_sends_text(self.user, "/menu")
+
+        await self.step(three, "New request")
+        if not await self.watch.until(
+            self.user.id, lambda: self.watch.calls[self.user.id] >= calls + 3, STEP_TIMEOUT
+        ):
+            self.tally.retries += 1
+            self.tally.retried["three menus"] += 1
 
     def say(self, text: str) -> Any:
         return lambda: self.emu.user_sends_text(self.user, text)
@@ -191,7 +209,7 @@ class Shopper:
         try:
             await self.step(self.say("/start"), "share your phone number")
             await self.step(lambda: emu.user_sends_contact(user, phone(self.n)), "New request")
-            await self.step(self.burst, "New request")
+            await self.burst()
             if self.kind == "handoff":
                 await self.handoff()
             else:
@@ -339,8 +357,14 @@ async def chaos(workers: Workers, cluster: Cluster, opts: Options, tally: Tally,
             continue
         if not opts.kills:
             continue
-        # One down at a time: wait while the last one killed is still starting.
+        # One down at a time: wait while the last one killed is still starting. A worker
+        # that exited by itself is a fault of the bot: counted, and started again as a
+        # supervisor would.
         while not all([await _listening(p) for p in workers.ports]):
+            for port, proc in list(workers.procs.items()):
+                if proc.returncode is not None:
+                    tally.crashes += 1
+                    await workers.start(port)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.5)
             if stop.is_set():
@@ -443,12 +467,14 @@ async def _run(opts: Options, rng: random.Random, tmp: Path, cluster: Cluster) -
         "updates_per_second": round(counts["updates_delivered"] / load_seconds, 1),
         "quiescent": quiet,
         "worker_exit_codes": codes,
+        "worker_crashes": tally.crashes,
         "faults": {"sigkills": tally.kills, "postgres_restarts": tally.postgres_restarts,
                    "duplicated_deliveries": proxy.stats.duplicated,
                    "answers_lost": proxy.stats.answers_lost,
                    "webhook_redeliveries": counts.pop("redeliveries")},
         "finished": tally.finished,
         "customer_retries": tally.retries,
+        "customer_retries_by_step": dict(tally.retried),
         "stuck": tally.stuck[:5],
         "stuck_count": len(tally.stuck),
         **counts,

@@ -30,6 +30,7 @@ pytestmark = [
 def assert_clean(result: dict, *, kills: bool) -> None:
     print(json.dumps(result, indent=2))  # shown with -s, and on failure
     assert result["quiescent"], "work was left over"
+    assert result["worker_crashes"] == 0, "a worker exited by itself (its log is in logs)"
     if kills:
         # A message a killed worker was sending is "in doubt" and never sent again (at most
         # once): its customer may stop short. No one else may.
@@ -58,7 +59,7 @@ def assert_clean(result: dict, *, kills: bool) -> None:
 async def test_three_workers_500_customers_sigkills_and_a_database_restart(backend: str):
     # CI sets CHAOS_CUSTOMERS lower to stay within its time budget (README, "Several workers").
     customers = int(os.environ.get("CHAOS_CUSTOMERS", "500"))
-    result = await run(Options(customers=customers, workers=3, kill_every=10.0))
+    result = await run(Options(customers=customers, workers=3, kill_every=6.0))
     assert_clean(result, kills=True)
     assert result["faults"]["sigkills"] >= 3
     assert result["faults"]["postgres_restarts"] == 1
