@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, true, update
 
 from storage.models import Inbox, Lane
 from storage.repos.base import Repo, dialect_insert
@@ -62,29 +62,30 @@ class LaneRepo(Repo):
         return won
 
     async def release(self, lane: int, holder: str) -> None:
-        await self.session.execute(
-            update(_lanes)
-            .where(_lanes.c.lane == lane, _lanes.c.holder == holder)
-            .values(holder=None, until=None)
-        )
+        await self.release_many([lane], holder)
 
     async def release_many(self, lanes: Sequence[int], holder: str) -> None:
-        await self.session.execute(
-            update(_lanes)
-            .where(_lanes.c.lane.in_(sorted(set(lanes))), _lanes.c.holder == holder)
-            .values(holder=None, until=None)
-        )
+        await self._update_held(_lanes.c.lane.in_(sorted(set(lanes))), holder, holder=None,
+                                until=None)  # fmt: skip
 
     async def release_all(self, holder: str) -> None:
-        await self.session.execute(
-            update(_lanes).where(_lanes.c.holder == holder).values(holder=None, until=None)
-        )
+        await self._update_held(true(), holder, until=None, holder=None)
 
     async def renew(self, holder: str, until: datetime) -> None:
         """Push the lease of every lane `holder` holds to `until` (it is alive)."""
-        await self.session.execute(
-            update(_lanes).where(_lanes.c.holder == holder).values(until=until)
+        await self._update_held(true(), holder, until=until)
+
+    async def _update_held(self, which: Any, owner: str, **values: Any) -> None:
+        """Update `holder`'s lanes, locking their rows in lane order first: every statement
+        that locks several lane rows takes them in that order (claims are sorted too), so
+        a sweep claiming lanes and a holder renewing its own never deadlock."""
+        held = (
+            select(_lanes.c.lane)
+            .where(which, _lanes.c.holder == owner)
+            .order_by(_lanes.c.lane)
+            .with_for_update()
         )
+        await self.session.execute(update(_lanes).where(_lanes.c.lane.in_(held)).values(**values))
 
     async def pending(self, lane: int, limit: int = 50) -> list[PendingRow]:
         """The lane's unfinished updates in Telegram's order (then the order of arrival)."""

@@ -50,7 +50,7 @@ TOKEN = "123456789:" + "C" * 35
 SECRET = "chaos-webhook-secret-of-forty-characters"
 PATH = "/tg/hook"
 FIRST_USER = 800_000_001
-STEP_TIMEOUT = 20.0  # a reply later than this: the customer asks again, as a person would
+STEP_TIMEOUT = 45.0  # a reply later than this: the customer asks again, as a person would
 PHOTO = b"\xff\xd8\xff" + b"c" * 3000
 UNPACED = {"TELEGRAM_RATE_OVERALL": "100000", "TELEGRAM_RATE_PER_CHAT": "100000",
            "TELEGRAM_RATE_PER_GROUP": "100000"}  # fmt: skip
