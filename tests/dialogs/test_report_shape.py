@@ -56,4 +56,15 @@ def test_a_question_answered_out_of_hours_took_no_working_time() -> None:
     answered = _epoch(2026, 11, 24, 14, 21)
     report = _report(Times(["question"], [asked], [asked], [answered], [None]), questions=1)
     assert (report.first_response.count, report.first_response.p50) == (1, 0.0)
-    assert _caption(report) == ["First response p50: 0.0 h →", "First response p90: 0.0 h →"]
+    # Under an hour it reads in minutes: "0.0 h" looked like a missing figure.
+    assert _caption(report) == ["First response p50: under 1 min →",
+                                "First response p90: under 1 min →"]  # fmt: skip
+
+
+def test_a_first_response_under_an_hour_reads_in_minutes() -> None:
+    asked = _epoch(2026, 11, 24, 2)  # Tuesday 10:00 in Shanghai, a working hour
+    answered = _epoch(2026, 11, 24, 2, 30)
+    report = _report(Times(["question"], [asked], [asked], [answered], [None]), questions=1)
+    assert report.first_response.p50 == 0.5
+    assert _caption(report) == ["First response p50: 30 min → new",
+                                "First response p90: 30 min → new"]  # fmt: skip
