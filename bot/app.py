@@ -50,7 +50,7 @@ from dialogs.policy import Policy
 from dialogs.texts import Texts
 from dialogs.work import Work
 from storage import migrate
-from storage.db import Database, is_outage
+from storage.db import Database, outlasting_outages
 from storage.locks import AlreadyRunning, hold_instance_lock
 from storage.repos import OutboxRepo
 
@@ -189,15 +189,7 @@ async def _give_up_own(rt: Runtime) -> int:
 async def _patiently(step: Callable[[], Awaitable[_T]]) -> _T:
     """A start-up step that waits out a database restart (a worker started again while the
     server is down, as a supervisor does) instead of exiting; other errors stop the start."""
-    give_up = asyncio.get_running_loop().time() + STARTUP_OUTAGE
-    while True:
-        try:
-            return await step()
-        except Exception as exc:
-            if not is_outage(exc) or asyncio.get_running_loop().time() >= give_up:
-                raise
-            log.warning("start-up waits for the database: %s", exc)
-            await asyncio.sleep(1.0)
+    return await outlasting_outages(step, STARTUP_OUTAGE, pause=1.0)
 
 
 async def stop(rt: Runtime, outbox_task: asyncio.Task[None]) -> None:

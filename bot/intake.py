@@ -38,7 +38,7 @@ from bot.translate import Incoming, route
 from bot.update_shape import MAX_ID as MAX_UPDATE_ID
 from bot.update_shape import Malformed, check, identity
 from dialogs.clock import Clock
-from storage.db import Database, is_outage
+from storage.db import Database, outlasting_outages
 from storage.repos import InboxRepo
 from storage.repos.cases import chat_of_topic
 from storage.repos.lanes import LaneRepo, PendingRow
@@ -47,7 +47,8 @@ log = logging.getLogger(__name__)
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 Submit = Callable[[Incoming], None]
 # Seconds: an id missing below ones stored longer ago says nothing about one on its way. Wide
-# enough for quiet hours, when 16 ids (the look's span) can take longer than a few seconds.
+# enough for quiet hours, when the look's span of ids (`storage.repos.lanes.SPAN`) can take
+# longer than a few seconds.
 SETTLE_WINDOW = 60.0
 
 
@@ -301,15 +302,7 @@ def webhook_app(inbox: Inbox, secret: str, path: str) -> web.Application:
 async def _store_patiently(inbox: Inbox, update: dict[str, Any]) -> None:
     """Store one update, waiting out a database restart for a few seconds: Telegram would
     send it again only after a pause, and many updates sent again at once come in any order."""
-    give_up = asyncio.get_running_loop().time() + STORE_PATIENCE
-    while True:
-        try:
-            await inbox.store([update])
-            return
-        except Exception as exc:
-            if not is_outage(exc) or asyncio.get_running_loop().time() >= give_up:
-                raise
-            await asyncio.sleep(0.2)
+    await outlasting_outages(lambda: inbox.store([update]), STORE_PATIENCE, pause=0.2)
 
 
 def _raw_id(update: object) -> object:

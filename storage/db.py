@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
@@ -130,6 +130,23 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
             raw.begin(f"BEGIN {mode}")  # sent with the first statement
         else:
             conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+_T = TypeVar("_T")
+
+
+async def outlasting_outages(step: Callable[[], Awaitable[_T]], seconds: float,
+                             pause: float) -> _T:  # fmt: skip
+    """Run `step`, again every `pause` seconds while the database is away (`is_outage`), for
+    up to `seconds`; any other error, or the outage lasting longer, is raised."""
+    give_up = asyncio.get_running_loop().time() + seconds
+    while True:
+        try:
+            return await step()
+        except Exception as exc:
+            if not is_outage(exc) or asyncio.get_running_loop().time() >= give_up:
+                raise
+            await asyncio.sleep(pause)
 
 
 def is_outage(exc: BaseException) -> bool:
