@@ -127,7 +127,7 @@ class ReportRepo(Repo):
 
     async def _rules(self, start: datetime, end: datetime) -> dict[str, Any]:
         """The rules named in the bot's decisions, most often first."""
-        if self.session.get_bind().dialect.name == "postgresql":
+        if self._dialect == "postgresql":
             elements = "jsonb_array_elements_text(CAST(cases.rules AS jsonb)) AS r(value)"
         else:
             elements = "json_each(cases.rules) AS r"
@@ -165,7 +165,7 @@ class ReportRepo(Repo):
         return {"repeat_claimers": int(row[0] or 0), "repeat_claims": int(row[1] or 0)}
 
     async def _reused(self, start: datetime, end: datetime) -> dict[str, Any]:
-        sql = report_sql.reused(self.session.get_bind().dialect.name)
+        sql = report_sql.reused(self._dialect)
         cases, files = (await self._sql(sql, start, end)).one()
         return {"reused_evidence_cases": int(cases or 0), "reused_evidence_files": int(files or 0)}
 
