@@ -23,6 +23,8 @@ from storage import sqlite_driver
 from storage.models import Base
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+POOL_SIZE = 15
+POOL_OVERFLOW = 5
 # The task inside transaction(): nesting in the same task would deadlock on SQLite's writer
 # lock. Tasks spawned meanwhile inherit the variable but are other tasks, so they may wait.
 _owner: ContextVar[asyncio.Task[Any] | None] = ContextVar("transaction_owner", default=None)
@@ -39,6 +41,8 @@ class Database:
                 module=sqlite_driver.dbapi(SQLITE_BUSY_TIMEOUT_MS / 1000),
                 pool_reset_on_return=None,
             )
+        engine_kwargs.setdefault("pool_size", POOL_SIZE)
+        engine_kwargs.setdefault("max_overflow", POOL_OVERFLOW)
         self.engine: AsyncEngine = create_async_engine(self.url, echo=echo, **engine_kwargs)
         if one_trip:
             event.listen(self.engine.sync_engine.pool, "reset", sqlite_driver.reset)
