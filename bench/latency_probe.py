@@ -1,6 +1,6 @@
 """`aftersales run` with timestamps of the reply path, for `bench.latency_bench --probe`.
 
-    LATENCY_PROBE=FILE python -m bench.latency_probe run [--webhook ...]
+    LATENCY_PROBE=FILE [BENCH_STATEMENTS=FILE] python -m bench.latency_probe run [--webhook ...]
 
 The production runner (`bot.cli`), its code unchanged; a few methods are wrapped to write one
 JSON line per event to FILE (wall-clock `time.time()`, comparable with the emulator's):
@@ -9,9 +9,10 @@ JSON line per event to FILE (wall-clock `time.time()`, comparable with the emula
 * `wake`: the outbox was told that rows were committed (`OutboxWorker.wake`);
 * `tick`: the outbox looked for due chats (`_tick`): start, end, the chats it started;
 * `send`: a claimed row's delivery (`_send`): chat, row id, start, end;
-* `acquire`: the flood limiter's wait before a message (`RateLimiter.acquire`): chat, start,
-  end;
-* `commit`: a SQLite COMMIT (where a WAL checkpoint runs) that took over 5 ms: start, end;
+* `acquire`: the flood limiter's wait before a message (`RateLimiter.acquire`, or
+  `SharedRateLimiter.acquire` where lanes are claimed): chat, start, end;
+* `commit`: a COMMIT that took over 5 ms (SQLite: where a WAL checkpoint runs; PostgreSQL:
+  the wait for the server's flush of its log): start, end;
 * `gc`: a garbage collection that took over 5 ms: its generation, start, end;
 * `lag`: the event loop came back over 20 ms late to a 5 ms sleep (the process stalled);
 * `stack`: what the loop's thread was running while it had not come back for 40 ms (a
@@ -36,10 +37,14 @@ import traceback
 from collections.abc import Awaitable, Callable
 from typing import IO, Any
 
+from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
+
 import bot.outbox
 import bot.ratelimit
+import bot.shared_limits
 import dialogs.work
 import storage.sqlite_driver
+from bench.telegram_unpaced import count_statements
 from bot.cli import main
 
 _out: IO[str] | None = None
@@ -84,25 +89,20 @@ def install(path: str) -> None:
     _wrap_async(worker, "_tick", lambda self, result: {"started": result,
                                                         "busy": sorted(self._busy)})  # fmt: skip
     _wrap_async(worker, "_send", lambda self, row, result: {"chat": row.chat_id, "row": row.id})
-    _wrap_async(bot.ratelimit.RateLimiter, "acquire",
-                lambda self, chat_id, result: {"chat": chat_id})  # fmt: skip
-    connection = storage.sqlite_driver.OneTripConnection
-    commit = connection.commit
-
-    def timed_commit(self: storage.sqlite_driver.OneTripConnection) -> None:
-        start = time.time()
-        commit(self)
-        if (end := time.time()) - start > SLOW:
-            emit("commit", start=start, end=end)
-
-    connection.commit = timed_commit  # type: ignore[method-assign]
+    for limiter in (bot.ratelimit.RateLimiter, bot.shared_limits.SharedRateLimiter):
+        _wrap_async(limiter, "acquire", lambda self, chat_id, result: {"chat": chat_id})
+    # SQLite's commit (a WAL checkpoint), PostgreSQL's (the server's flush of its log).
+    for connection in (storage.sqlite_driver.OneTripConnection, AsyncAdapt_asyncpg_connection):
+        _time_commits(connection)
     collecting: dict[str, float] = {}
 
     def collected(phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
             collecting["start"] = time.time()
         elif (end := time.time()) - collecting.get("start", end) > SLOW:
-            emit("gc", gen=info["generation"], start=collecting["start"], end=end)
+            # What it walked: the objects left in the oldest generation, the frozen ones not.
+            emit("gc", gen=info["generation"], start=collecting["start"], end=end,
+                 old=len(gc.get_objects(2)), frozen=gc.get_freeze_count())  # fmt: skip
 
     gc.callbacks.append(collected)
 
@@ -143,7 +143,21 @@ async def _watch() -> None:
 if __name__ == "__main__":
     if target := os.environ.get("LATENCY_PROBE"):
         install(target)
+    if target := os.environ.get("BENCH_STATEMENTS"):
+        count_statements(target)
     sys.exit(main(sys.argv[1:]))
+
+
+def _time_commits(connection: type) -> None:
+    commit = connection.commit
+
+    def timed_commit(self: Any) -> None:
+        start = time.time()
+        commit(self)
+        if (end := time.time()) - start > SLOW:
+            emit("commit", start=start, end=end)
+
+    connection.commit = timed_commit  # type: ignore[attr-defined]
 
 
 def _watchdog() -> None:

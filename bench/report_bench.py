@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import statistics
 import tempfile
@@ -66,15 +67,17 @@ async def _cases(db: Database) -> int:
 
 async def _report_seconds(db: Database, period: Period, calendar: Any) -> float:
     started = time.perf_counter()
-    async with db.read() as s:  # as `aftersales report` does: more sessions for PostgreSQL
-        await build_report(ReportRepo(s, db.read), period, TZ, calendar)
+    # As `aftersales report` does: more sessions for PostgreSQL, each a transaction (SET LOCAL).
+    reads = functools.partial(db.read, transaction=True)
+    async with reads() as s:
+        await build_report(ReportRepo(s, reads), period, TZ, calendar)
     return time.perf_counter() - started
 
 
 async def _per_query(db: Database) -> dict[str, float]:
     start, end = bounds(MONTH, TZ)
     out = {}
-    async with db.read() as s:
+    async with db.read(transaction=True) as s:
         repo = ReportRepo(s)
         if db.is_postgresql:
             await s.execute(text("SET LOCAL jit = off"))  # as report_figures does
@@ -90,7 +93,7 @@ async def _plan(db: Database) -> str:
     """EXPLAIN ANALYZE of the month's volume (the cube, claims and units sold, ranked)."""
     start, end = bounds(MONTH, TZ)
     sql = "EXPLAIN (ANALYZE, BUFFERS OFF) " + report_sql.volume("postgresql", 10)
-    async with db.read() as s:
+    async with db.read(transaction=True) as s:
         await s.execute(text("SET LOCAL jit = off"))
         rows = await s.execute(text(sql), {"start": start, "end": end})
         return "\n".join(r[0] for r in rows)

@@ -31,7 +31,7 @@ UNPACED = {
 }
 
 
-def _count_statements(path: str) -> None:
+def count_statements(path: str) -> None:
     """Count the SQL statements the bot runs, by their first words, into `path` (JSON) at
     exit: where a turn's database round trips go."""
     import atexit
@@ -79,5 +79,5 @@ if __name__ == "__main__":
 
         storage.db.Database.__init__ = plain  # type: ignore[method-assign]
     if os.environ.get("BENCH_STATEMENTS"):
-        _count_statements(os.environ["BENCH_STATEMENTS"])
+        count_statements(os.environ["BENCH_STATEMENTS"])
     sys.exit(main(sys.argv[1:]))

@@ -82,11 +82,21 @@ class Database:
         finally:
             _owner.reset(token)
 
+    def read_options(self, *, transaction: bool = False) -> dict[str, str]:
+        """Execution options of a read outside any unit of work. SQLite: a deferred BEGIN, so
+        that it does not queue behind writers (WAL allows that). PostgreSQL: autocommit unless
+        `transaction` (a reader that sets `SET LOCAL` options): it saves the BEGIN's and the
+        ROLLBACK's round trips and changes nothing else, since under READ COMMITTED every
+        statement takes its own snapshot, in a transaction or not."""
+        if self.is_sqlite:
+            return {"sqlite_begin": "DEFERRED"}
+        return {} if transaction else {"isolation_level": "AUTOCOMMIT"}
+
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncSession]:
-        """A read-only session that does not queue behind writers (WAL allows that)."""
+    async def read(self, *, transaction: bool = False) -> AsyncIterator[AsyncSession]:
+        """A read-only session (`read_options`)."""
         async with self.sessionmaker() as session:
-            await session.connection(execution_options={"sqlite_begin": "DEFERRED"})
+            await session.connection(execution_options=self.read_options(transaction=transaction))
             try:
                 yield session
             finally:

@@ -150,7 +150,7 @@ class Units:
         """A chat's open conversation as it stands (a read outside any unit; asked before
         every media event, so on a plain connection rather than an ORM session)."""
         async with self.db.engine.connect() as conn:
-            conn = await conn.execution_options(sqlite_begin="DEFERRED")
+            conn = await conn.execution_options(**self.db.read_options())
             try:
                 return await open_conversation(conn, chat_id)
             finally:

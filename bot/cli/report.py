@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import sys
 from datetime import date
 from pathlib import Path
@@ -139,8 +140,10 @@ async def _build(url: str, period: Period, timezone: str, calendar: Any) -> Repo
 
     db = Database(url)
     try:
-        async with db.read() as session:
-            # db.read: more sessions, so that PostgreSQL counts on several connections at once
-            return await build_report(ReportRepo(session, db.read), period, timezone, calendar)
+        async with db.read(transaction=True) as session:
+            # More sessions, so that PostgreSQL counts on several connections at once; each in
+            # a transaction, which the statements' `SET LOCAL jit = off` lasts for.
+            reads = functools.partial(db.read, transaction=True)
+            return await build_report(ReportRepo(session, reads), period, timezone, calendar)
     finally:
         await db.dispose()

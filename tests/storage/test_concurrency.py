@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.orm.exc import StaleDataError
 
 from storage.db import Database
@@ -175,3 +176,17 @@ async def test_task_spawned_inside_a_transaction_may_open_its_own(db: Database) 
     async with db.transaction():
         task = asyncio.create_task(later())
     assert await task
+
+
+async def test_a_read_takes_no_transaction_unless_asked(db: Database) -> None:
+    """A read outside a unit costs no BEGIN and ROLLBACK on PostgreSQL; a reader that sets
+    `SET LOCAL` options (the reports) asks for a transaction and keeps them to its end."""
+    if not db.is_postgresql:
+        pytest.skip("SQLite reads begin a deferred transaction, which costs no round trip")
+    local = text("SET LOCAL statement_timeout = '123s'")  # outside a transaction: no effect
+    async with db.read() as s:
+        await s.execute(local)
+        assert await s.scalar(text("SHOW statement_timeout")) != "123s"
+    async with db.read(transaction=True) as s:
+        await s.execute(local)
+        assert await s.scalar(text("SHOW statement_timeout")) == "123s"

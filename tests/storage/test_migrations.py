@@ -115,3 +115,17 @@ def sa_table(name: str, *columns: str) -> Any:
     types = {"payload": JSONType, "received_at": UTCDateTime(), "status": sa.String()}
     return sa.Table(name, sa.MetaData(),
                     *(sa.Column(c, types.get(c, sa.BigInteger())) for c in columns))  # fmt: skip
+
+
+async def test_the_rate_buckets_are_unlogged_on_postgresql(database_url: str) -> None:
+    """A booking's commit waits for no disk flush (bot/shared_limits.py)."""
+    if not database_url.startswith("postgresql"):
+        return  # SQLite shares no buckets between workers
+    migrate.upgrade(database_url)
+
+    def persistence(conn: Connection) -> str:
+        return conn.exec_driver_sql(
+            "SELECT relpersistence::text FROM pg_class WHERE relname = 'rate_slots'"
+        ).scalar_one()
+
+    assert await _inspect(database_url, persistence) == "u"
