@@ -14,7 +14,7 @@ from dialogs.texts import Texts
 from storage.domain import Desk, Dispute
 from storage.views import CaseCard, CaseView
 
-from .desk import AT_THE_DESK, DESK, DISPUTE
+from .desk import AT_THE_DESK, DESK, DISPUTE, relays
 
 # Callback data of the card's buttons: "ag:<action>:<case id>[:<choice>]" (at most 64 bytes).
 PREFIX = "ag"
@@ -55,7 +55,7 @@ def card_text(texts: Texts, locale: str, card: CaseCard, answer_by: datetime | N
         texts.render(
             locale, "desk/card", c=card, case=card.case, phone=masked_phone(card.customer.phone),
             name=masked_name(card.customer.name), answer_by=answer_by,
-            why=_why(texts, locale, card),
+            why=_why(texts, locale, card), relays=relays(card.case.desk),
             price=(card.unit_price * card.case.quantity) if card.unit_price is not None else None,
         )
     )  # fmt: skip

@@ -74,6 +74,13 @@ DESK = _Table([NONE, *(d.value for d in Desk)], DESK_TRANSITIONS)
 DISPUTE = _Table([NONE, *(d.value for d in Dispute)], DISPUTE_TRANSITIONS)
 
 
+def relays(desk: str | None) -> bool:
+    """Whether what an agent writes in the case's topic goes to the customer: while a person
+    works the case, and after their decision (questions about it). Not once it is back with
+    the bot or closed: the customer has to ask for a person again."""
+    return DESK.can(desk, "take") or desk == D.DECIDED
+
+
 def mermaid() -> str:
     lines = ["stateDiagram-v2"]
     for title, start, table in (("desk", "with_the_bot", DESK_TRANSITIONS),

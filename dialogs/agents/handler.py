@@ -23,12 +23,12 @@ from dialogs.policy import Policy
 from dialogs.reports import command as reports
 from dialogs.shop import ShopPort
 from dialogs.texts import Texts
-from storage.domain import Actor, Desk, Service
+from storage.domain import Actor, Service
 from storage.views import CaseView
 
 from . import card as cards
 from .actions import LIFECYCLE_COMMANDS, Actions, typed_step
-from .desk import DESK
+from .desk import relays
 from .topic import DeskInfo, TopicWriter
 
 Role = Literal["agent", "supervisor"] | None
@@ -175,7 +175,7 @@ class Agents:
         if event.kind == "text" and event.text.startswith(NOTE_PREFIX):
             await actions.note(case, event, event.text[len(NOTE_PREFIX) :].strip())
             return
-        if not (DESK.can(case.desk, "take") or case.desk == Desk.DECIDED) or case.chat_id is None:
+        if not relays(case.desk) or case.chat_id is None:
             await actions.writer.say(case, "desk/not_relayed", join=True)
             return
         if event.message_id is None:

@@ -246,10 +246,21 @@ async def test_the_chat_stays_with_the_person_across_a_restart(emulator, shop_ur
         await desk.wait(lambda: "Still there?" in desk.texts(topic))
         await asyncio.sleep(0.3)
         assert len(alice.messages()) == said + 1  # "received", once: the bot keeps quiet
+        assert "在此话题中发消息即回复客户" in desk.card(topic).text
         await desk.write(desk.lin, topic, "/back")
         await bot.emu.wait_until(lambda: "I'm back to help you" in alice.texts(), 10)
         await alice.tap("Main menu")
         assert alice.has_button("New request")
+        # The topic no longer reaches the customer, and says so: on the card and when written.
+        await desk.wait(lambda: "已交回机器人" in desk.card(topic).text)
+        assert "在此写的消息不会发给客户" in desk.card(topic).text
+        assert "在此话题中发消息即回复客户" not in desk.card(topic).text
+        said = len(alice.messages())
+        await desk.write(desk.lin, topic, "One more thing about your laptop")
+        await desk.wait(lambda: "未发送" in desk.texts(topic))
+        assert "客户再次转人工后" in desk.texts(topic) and "/take" not in desk.texts(topic)
+        await asyncio.sleep(0.3)
+        assert len(alice.messages()) == said and "One more thing" not in alice.texts()
 
 
 async def test_a_plain_group_works_by_replying_to_the_card(emulator, shop_url, tmp_path):
