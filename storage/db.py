@@ -23,6 +23,10 @@ from storage import sqlite_driver
 from storage.models import Base
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Connections the pool keeps open, and how many more it opens for a burst (closed after it).
+# SQLAlchemy's default keeps 5: under load the bot holds more at once (units, the outbox's
+# reads and marks, the intake), and on PostgreSQL each one over 5 was a server process
+# started and stopped per burst, with its start-up queries (bench/telegram_bench.py).
 POOL_SIZE = 15
 POOL_OVERFLOW = 5
 # The task inside transaction(): nesting in the same task would deadlock on SQLite's writer
@@ -130,8 +134,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        # Each connection caches up to 2 MB of pages, and the pool holds up to 15: on a large
-        # database that is 30 MB more than on a small one. The limit is the process's, over
+        # Each connection caches up to 2 MB of pages, and the pool holds up to 20: on a large
+        # database that is 40 MB more than on a small one. The limit is the process's, over
         # all connections: SQLite reuses cached pages instead of growing past it.
         cursor.execute(f"PRAGMA soft_heap_limit={SQLITE_HEAP_LIMIT}")
         cursor.close()
