@@ -140,14 +140,6 @@ async def _watch() -> None:
             emit("lag", start=start, end=end)
 
 
-if __name__ == "__main__":
-    if target := os.environ.get("LATENCY_PROBE"):
-        install(target)
-    if target := os.environ.get("BENCH_STATEMENTS"):
-        count_statements(target)
-    sys.exit(main(sys.argv[1:]))
-
-
 def _time_commits(connection: type) -> None:
     commit = connection.commit
 
@@ -173,3 +165,11 @@ def _watchdog() -> None:
                 stack = traceback.extract_stack(frame)[-14:]
                 lines = [f"{f.filename.rsplit('/', 2)[-1]}:{f.lineno} {f.name}" for f in stack]
                 emit("stack", at=time.time(), beat=beat, stack=lines)
+
+
+if __name__ == "__main__":
+    if target := os.environ.get("LATENCY_PROBE"):
+        install(target)
+    if target := os.environ.get("BENCH_STATEMENTS"):
+        count_statements(target)
+    sys.exit(main(sys.argv[1:]))
