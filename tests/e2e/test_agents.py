@@ -292,6 +292,11 @@ async def test_the_faq_answers_first_and_a_person_is_one_tap_away(emulator, shop
         topic = await escalated(desk)
         assert "咨询" in desk.topics()[topic]
         assert "When will I get my money back?" in desk.card(topic).text
+        # Answered and handed back: the customer hears the question is done, not a status.
+        await desk.write(desk.lin, topic, "Refunds reach your card within 3 working days.")
+        await desk.write(desk.lin, topic, "/back")
+        await bot.emu.wait_until(lambda: "I'm back to help you" in alice.texts(), 10)
+        assert "finished with your question" in alice.last.text and "(now" not in alice.last.text
         # In Chinese, at the menu, with no command at all.
         wang = Customer(bot.emu, bot.emu.create_user(first_name="小明", language_code="zh"))
         await wang.say("/start", expect=2)
