@@ -296,7 +296,9 @@ async def test_the_faq_answers_first_and_a_person_is_one_tap_away(emulator, shop
         await desk.write(desk.lin, topic, "Refunds reach your card within 3 working days.")
         await desk.write(desk.lin, topic, "/back")
         await bot.emu.wait_until(lambda: "I'm back to help you" in alice.texts(), 10)
-        assert "finished with your question" in alice.last.text and "(now" not in alice.last.text
+        done = alice.last.text
+        assert "finished with your question" in done and "(now" not in done
+        assert done.splitlines()[-1].startswith("I'm back to help you"), done  # a line of its own
         # In Chinese, at the menu, with no command at all.
         wang = Customer(bot.emu, bot.emu.create_user(first_name="小明", language_code="zh"))
         await wang.say("/start", expect=2)
