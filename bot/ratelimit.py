@@ -39,6 +39,10 @@ class Limits:
     group: Rate = Rate(per_second=20 / 60, burst=3)
     overall: Rate = Rate(per_second=25.0, burst=20)
 
+    def for_chat(self, chat_id: int) -> Rate:
+        """A chat's own limit: groups (negative ids) have theirs, private chats theirs."""
+        return self.group if chat_id < 0 else self.private
+
     @classmethod
     def per_second(cls, overall: float, per_chat: float, per_group: float) -> Limits:
         """These rates (TELEGRAM_RATE_* settings) with the default bursts."""
@@ -67,13 +71,10 @@ class RateLimiter:
         self._chats: dict[int, float] = {}
         self._next_prune = 0.0
 
-    def rate_for(self, chat_id: int) -> Rate:
-        return self.limits.group if chat_id < 0 else self.limits.private
-
     def reserve_chat(self, chat_id: int) -> float:
         """Book the chat's next slot; seconds until it (0: now)."""
         now = self._clock()
-        rate = self.rate_for(chat_id)
+        rate = self.limits.for_chat(chat_id)
         tat = max(self._chats.get(chat_id, now), now)
         at = max(now, tat - rate.tolerance)
         self._chats[chat_id] = tat + rate.interval
@@ -105,7 +106,7 @@ class RateLimiter:
         if chat_id is None:
             self._overall = max(self._overall, until + self.limits.overall.tolerance)
             return
-        rate = self.rate_for(chat_id)
+        rate = self.limits.for_chat(chat_id)
         self._chats[chat_id] = max(self._chats.get(chat_id, 0.0), until + rate.tolerance)
 
     def _prune(self, now: float) -> None:

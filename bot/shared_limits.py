@@ -58,13 +58,10 @@ class SharedRateLimiter:
         self._sleep = sleep
         self._writing: set[asyncio.Task[None]] = set()
 
-    def rate_for(self, chat_id: int) -> Rate:
-        return self.limits.group if chat_id < 0 else self.limits.private
-
     async def acquire(self, chat_id: int) -> None:
         # The chat's slot first, the overall one only once the chat may send (as in
         # `RateLimiter.acquire`: booking the overall bucket seconds ahead holds up every chat).
-        await self._wait(chat_id, self.rate_for(chat_id))
+        await self._wait(chat_id, self.limits.for_chat(chat_id))
         await self._wait(OVERALL, self.limits.overall)
 
     def penalize(self, chat_id: int | None, seconds: float) -> None:
@@ -72,7 +69,7 @@ class SharedRateLimiter:
         chat) quiet that long. Written in the background: the caller waits out the pause
         itself, the others see it on their next booking."""
         key, rate = (OVERALL, self.limits.overall) if chat_id is None else (
-            chat_id, self.rate_for(chat_id))  # fmt: skip
+            chat_id, self.limits.for_chat(chat_id))  # fmt: skip
         task = asyncio.create_task(self._quiet(key, seconds + rate.tolerance))
         self._writing.add(task)
         task.add_done_callback(self._writing.discard)
