@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
 import json
 import statistics
 import tempfile
@@ -67,10 +66,8 @@ async def _cases(db: Database) -> int:
 
 async def _report_seconds(db: Database, period: Period, calendar: Any) -> float:
     started = time.perf_counter()
-    # As `aftersales report` does: more sessions for PostgreSQL, each a transaction (SET LOCAL).
-    reads = functools.partial(db.read, transaction=True)
-    async with reads() as s:
-        await build_report(ReportRepo(s, reads), period, TZ, calendar)
+    async with ReportRepo.reading(db) as repo:  # as `aftersales report` reads
+        await build_report(repo, period, TZ, calendar)
     return time.perf_counter() - started
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
 import sys
 from datetime import date
 from pathlib import Path
@@ -140,10 +139,7 @@ async def _build(url: str, period: Period, timezone: str, calendar: Any) -> Repo
 
     db = Database(url)
     try:
-        async with db.read(transaction=True) as session:
-            # More sessions, so that PostgreSQL counts on several connections at once; each in
-            # a transaction, which the statements' `SET LOCAL jit = off` lasts for.
-            reads = functools.partial(db.read, transaction=True)
-            return await build_report(ReportRepo(session, reads), period, timezone, calendar)
+        async with ReportRepo.reading(db) as repo:
+            return await build_report(repo, period, timezone, calendar)
     finally:
         await db.dispose()

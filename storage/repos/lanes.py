@@ -76,7 +76,8 @@ class LaneRepo(Repo):
         await self._update_held(true(), holder, until=until)
 
     async def _update_held(self, which: Any, owner: str, **values: Any) -> None:
-        """Update `holder`'s lanes, locking their rows in lane order first: every statement
+        """Update the lanes `owner` holds (of those `which` picks), locking their rows in lane
+        order first: every statement
         that locks several lane rows takes them in that order (claims are sorted too), so
         a sweep claiming lanes and a holder renewing its own never deadlock."""
         held = (

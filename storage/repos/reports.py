@@ -13,8 +13,9 @@ given, a service clock by when it was due.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+import functools
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -22,6 +23,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import Database
 from storage.domain import CaseKind
 from storage.models import Agent, Case, Survey, Timer
 from storage.report_figures import (
@@ -61,6 +63,16 @@ class ReportRepo(Repo):
         # More read-only sessions (`Database.read`), for the groups after the first; without
         # them (or on SQLite, whose statements run on the event loop's thread) one by one.
         self.reads = reads
+
+    @classmethod
+    @asynccontextmanager
+    async def reading(cls, db: Database) -> AsyncIterator[ReportRepo]:
+        """A repo of its own sessions (`aftersales report`, bench/report_bench.py): several, so
+        that PostgreSQL counts on several connections at once, each in a transaction, which
+        the statements' `SET LOCAL jit = off` lasts for."""
+        reads = functools.partial(db.read, transaction=True)
+        async with reads() as session:
+            yield cls(session, reads)
 
     async def report_figures(self, start: datetime, end: datetime) -> PeriodFigures:
         """Everything the report counts for [start, end)."""

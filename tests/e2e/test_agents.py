@@ -258,7 +258,7 @@ async def test_the_chat_stays_with_the_person_across_a_restart(emulator, shop_ur
         said = len(alice.messages())
         await desk.write(desk.lin, topic, "One more thing about your laptop")
         await desk.wait(lambda: "未发送" in desk.texts(topic))
-        assert "客户再次转人工后" in desk.texts(topic) and "/take" not in desk.texts(topic)
+        assert "客户再次转人工后即可回复" in desk.texts(topic) and "/take" not in desk.texts(topic)
         await asyncio.sleep(0.3)
         assert len(alice.messages()) == said and "One more thing" not in alice.texts()
 
