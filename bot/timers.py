@@ -22,6 +22,7 @@ from storage.repos import TimerRepo
 from storage.views import TimerView
 
 log = logging.getLogger(__name__)
+FAILED_LOOK_PAUSE = 1.0  # seconds before looking again after a look failed (the database away)
 
 
 class TimerWorker:
@@ -58,14 +59,14 @@ class TimerWorker:
         while not self._stopping:
             self._wake.clear()
             try:
-                claimed = await self.tick()
-            except Exception:  # a database hiccup must not end the clocks for good
+                # More are due when the batch was full: look again at once.
+                pause = 0.0 if await self.tick() >= self.batch else await self._sleep()
+            except Exception:  # a database hiccup (both looks) must not end the clocks
                 log.exception("timer look failed")
-                claimed = 0
-            if claimed >= self.batch:
-                continue  # more are due: look again at once
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), await self._sleep())
+                pause = FAILED_LOOK_PAUSE
+            if pause:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), pause)
 
     async def tick(self) -> int:
         """Claim what is due now and hand it over; how many."""
