@@ -10,7 +10,7 @@ from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection, ExceptionContext, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -59,6 +59,8 @@ class Database:
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
         if self.is_sqlite:
             _configure_sqlite(self.engine)
+        if self.is_postgresql:
+            event.listen(self.engine.sync_engine, "handle_error", _left_by_the_server)
 
     @property
     def is_sqlite(self) -> bool:
@@ -148,6 +150,17 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
             raw.begin(f"BEGIN {mode}")  # sent with the first statement
         else:
             conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _left_by_the_server(context: ExceptionContext) -> None:
+    """Count asyncpg's "cannot switch to state …; another operation (2) is in progress" as a
+    lost connection. A server that shuts down sends its goodbye to idle connections too; one
+    that sat in the pool then waits for an end that never comes, and its next statement fails
+    so. SQLAlchemy took that for a bad statement: the dead connection went back to the pool
+    and a restart's write was given up instead of being waited out (`is_outage`)."""
+    error = context.original_exception
+    if type(error).__name__ == "InternalClientError" and "cannot switch to state" in str(error):
+        context.is_disconnect = True
 
 
 _T = TypeVar("_T")
