@@ -32,7 +32,6 @@ from aiogram.exceptions import (
     TelegramServerError,
     TelegramUnauthorizedError,
 )
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.metrics import Metrics
@@ -51,6 +50,11 @@ log = logging.getLogger(__name__)
 RECORD_TRIES = 3
 RECORD_OUTAGE = 60.0  # seconds a sent mark waits for the database to come back
 _AGAIN = object()
+
+
+class _NotRecorded(Exception):
+    """Telegram accepted a step of the row but writing that down failed."""
+
 
 TRANSIENT = (
     TelegramServerError,
@@ -116,6 +120,9 @@ class OutboxWorker:
         self._busy: set[int] = set()  # chats with a task draining them
         self._crowded = False  # the last look found more due chats than free slots
         self._tasks: set[asyncio.Task[None]] = set()
+        # Rows a call was made for whose outcome may not be recorded: never taken back as
+        # this worker's own unsent claim (`_own_claim`). Few: a failed record keeps one.
+        self._called: set[int] = set()
 
     # --- control ------------------------------------------------------------------------------
 
@@ -228,12 +235,36 @@ class OutboxWorker:
         that is neither claimable nor plainly absent or not yet due takes the slow path. The
         rate slots are waited for after the claim (in `_send`), well inside the lease.
         """
-        while (taken := await self.group.run_merged(self._claim_heads, chat_id)) is _AGAIN:
+        outage_ends = time.monotonic() + RECORD_OUTAGE
+        uncertain = False  # a claim's commit failed: it may have landed all the same
+        while True:
+            try:
+                taken = await self.group.run_merged(self._claim_heads, chat_id)
+                if taken is None and uncertain:
+                    taken = await self._own_claim(chat_id)
+            except Exception as exc:  # a connect refused is a bare OSError, not SQLAlchemy's
+                if not is_outage(exc) or time.monotonic() >= outage_ends:
+                    raise
+                uncertain = True
+                await asyncio.sleep(1.0)  # the database restarting
+                continue
+            if taken is not _AGAIN:
+                return taken if isinstance(taken, OutboxRow) else None
             now = self.clock.now()
             clear = functools.partial(self._clear_head, chat_id=chat_id, now=now)
             if not await self.group.run(clear):
                 return None
-        return taken if isinstance(taken, OutboxRow) else None
+
+    async def _own_claim(self, chat_id: int) -> OutboxRow | None:
+        """The chat's head if it is this worker's claim that no call was made for: a claim
+        whose commit the server made though its answer was lost (a restart). It is sent now;
+        left alone it would hold the chat until its lease ran out and then be given up as in
+        doubt, never sent. A row this worker did call for stays as it is."""
+        async with self.db.read() as session:
+            head = (await OutboxRepo(session).heads([chat_id])).get(chat_id)
+        mine = (head is not None and head.status == OutboxStatus.SENDING
+                and head.claimed_by == self.worker_id and head.id not in self._called)  # fmt: skip
+        return head if mine else None
 
     async def _claim_heads(self, session: AsyncSession, chat_ids: list[int]) -> list[object]:
         """For each chat: its head row claimed, None (nothing due), or _AGAIN (look closer)."""
@@ -275,6 +306,12 @@ class OutboxWorker:
 
     async def _send(self, row: OutboxRow, *, paid: bool = False) -> bool:
         """Deliver a claimed row; True if the chat's next row may follow right away."""
+        self._called.add(row.id)
+        go_on = await self._deliver(row, paid=paid)
+        self._called.discard(row.id)  # its outcome is recorded (on an error it is not)
+        return go_on
+
+    async def _deliver(self, row: OutboxRow, *, paid: bool) -> bool:
         message_id = row.last_message_id
         payload = row.payload
         merged: tuple[OutboxRow, ...] = ()
@@ -298,6 +335,8 @@ class OutboxWorker:
             try:
                 message_id = await self._steps(row, payload, message_id, paid=paid)
                 paid = False  # a topic made again pays again
+            except _NotRecorded:
+                raise  # not Telegram's answer: the row stays claimed and ends in doubt
             except Exception as error:
                 if not remade and self.topics is not None and lost_topic(error):
                     remade = True
@@ -338,7 +377,10 @@ class OutboxWorker:
             if index < len(steps) - 1:
                 lease_end = self.clock.now() + self.lease
                 step_done = functools.partial(_step_done, row.id, index + 1, message_id, lease_end)
-                await self._record(step_done)
+                try:
+                    await self._record(step_done)
+                except Exception as exc:
+                    raise _NotRecorded from exc
         return message_id
 
     async def _record(
@@ -360,7 +402,7 @@ class OutboxWorker:
                 elif work is not None:
                     await self.group.run(work)
                 return
-            except SQLAlchemyError as exc:
+            except Exception as exc:  # SQLAlchemy's errors, and a connect's bare OSError
                 # A database restart is waited out (well inside the lease); anything else is
                 # tried a few times only.
                 waiting = is_outage(exc) and time.monotonic() < outage_ends

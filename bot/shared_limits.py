@@ -56,6 +56,7 @@ class SharedRateLimiter:
         self.db = db
         self.limits = limits or Limits()
         self._sleep = sleep
+        self._alone = False  # the last booking failed (said once in the log, not per message)
         self._writing: set[asyncio.Task[None]] = set()
 
     async def acquire(self, chat_id: int) -> None:
@@ -90,12 +91,16 @@ class SharedRateLimiter:
                 async with self.db.engine.connect() as conn:
                     await conn.execution_options(isolation_level="AUTOCOMMIT")
                     wait = await conn.scalar(_BOOK, params)  # one statement: its own unit
+                self._alone = False
                 break
             except Exception as exc:
-                if not is_outage(exc):
-                    raise
-                if time.monotonic() >= give_up:  # pace this worker alone meanwhile
-                    log.warning("rate buckets unreachable; pacing this worker alone")
+                # A message is never failed for its booking: past a restart's wait, or on an
+                # error that waiting will not cure, this worker paces itself alone for now.
+                if not is_outage(exc) or time.monotonic() >= give_up:
+                    if not self._alone:
+                        log.warning("rate buckets unusable; pacing this worker alone",
+                                    exc_info=not is_outage(exc))  # fmt: skip
+                    self._alone = True
                     wait = rate.interval
                     break
                 await self._sleep(0.5)  # the database restarting: book again

@@ -8,8 +8,10 @@ import pytest
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import OperationalError
 
+from bot import outbox, shared_limits
 from bot.emulator import Emulator, EmulatorServer, SimUser
 from bot.outbox import OutboxWorker, RetryPolicy
 from bot.ratelimit import Limits, Rate, RateLimiter
@@ -289,6 +291,68 @@ async def test_a_row_left_in_flight_by_a_crash_is_not_sent_again(
     assert texts(emu, ann) == ["after"]
 
 
+class LostAnswer:
+    """A group writer whose first claim commits but whose answer is lost, as when PostgreSQL
+    goes down between its COMMIT and the reply: the worker cannot tell it from a claim that
+    never landed."""
+
+    def __init__(self, group: Any) -> None:
+        self.group = group
+        self.lost = 0
+
+    async def run_merged(self, merge: Any, item: Any) -> Any:
+        result = await self.group.run_merged(merge, item)
+        if not self.lost and getattr(merge, "__name__", "") == "_claim_heads":
+            self.lost += 1
+            raise OperationalError("COMMIT", None, ConnectionResetError("server closed"))
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.group, name)
+
+
+async def test_a_claim_whose_answer_was_lost_is_sent_at_once_and_once(
+    db, emu, users, clock, make_worker
+):
+    ann = users[0]
+    first, second = await queue(db, clock, message(ann.id, "menu"), message(ann.id, "next"))
+    worker = make_worker()
+    worker.group = lost = LostAnswer(worker.group)
+    assert await worker.flush(5)
+    assert lost.lost == 1
+    # The row was claimed by this very worker and no call was made for it: it is not in doubt
+    # and does not wait two minutes for its lease, it goes now.
+    assert texts(emu, ann) == ["menu", "next"]
+    stored = await rows(db)
+    assert [stored[i].status for i in (first, second)] == ["sent", "sent"]
+    clock.advance(timedelta(days=1))
+    assert await make_worker().flush(5)
+    assert texts(emu, ann) == ["menu", "next"]
+
+
+async def test_a_booking_that_fails_does_not_fail_the_message(
+    db, emu, users, clock, make_worker, monkeypatch, caplog
+):
+    """The shared rate buckets are on the path of every message; a booking that fails on an
+    error waiting will not cure (in a chaos run: a connection the restarted server had left,
+    "cannot switch to state …") used to fail the message for good. It is paced alone now."""
+    ann = users[0]
+    ids = await queue(db, clock, *(message(ann.id, f"m{n}") for n in range(3)))
+    monkeypatch.setattr(shared_limits, "_BOOK", text("SELECT no_such_column FROM rate_slots"))
+    sleeps: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    limiter = shared_limits.SharedRateLimiter(db, FAST, sleep=sleep)
+    assert await make_worker(limiter=limiter).flush(5)
+    assert texts(emu, ann) == ["m0", "m1", "m2"]
+    stored = await rows(db)
+    assert [stored[i].status for i in ids] == ["sent"] * 3
+    assert sleeps and all(s == pytest.approx(FAST.private.interval) for s in sleeps[:2])
+    assert sum("rate buckets unusable" in r.message for r in caplog.records) == 1  # said once
+
+
 async def test_a_split_message_resumes_after_the_parts_already_sent(
     db,
     emu,
@@ -312,6 +376,33 @@ async def test_a_split_message_resumes_after_the_parts_already_sent(
     assert sent[-1].button_data() == ["ok"]
     assert (await rows(db))[row_id].telegram_message_id == sent[-1].message_id
     assert emu.validation_errors == []
+
+
+async def test_a_part_sent_but_not_recorded_is_in_doubt_not_failed(
+    db, emu, users, clock, make_worker, monkeypatch
+):
+    """Telegram took the first part of a long message and writing that down failed for good:
+    the row is not marked failed as if Telegram had refused it; it stays claimed, and once
+    its lease is over it is in doubt, its parts never sent twice."""
+    ann = users[0]
+    text = "\n".join(f"line {n} " + "x" * 90 for n in range(100))
+    [row_id] = await queue(db, clock, message(ann.id, text))
+    monkeypatch.setattr(outbox, "RECORD_OUTAGE", 0.0)
+
+    async def broken(*args: Any) -> None:
+        raise OperationalError("UPDATE", None, ValueError("disk full"))
+
+    monkeypatch.setattr(outbox, "_step_done", broken)
+    await make_worker().flush(5)
+    stored = (await rows(db))[row_id]
+    assert len(emu.sent_messages(ann)) == 1
+    assert (stored.status, stored.steps_done, stored.error) == ("sending", 0, None)
+    monkeypatch.undo()
+    clock.advance(timedelta(seconds=121))
+    await make_worker().flush(5)
+    stored = (await rows(db))[row_id]
+    assert (stored.status, stored.error) == ("failed", IN_DOUBT)
+    assert len(emu.sent_messages(ann)) == 1
 
 
 async def test_a_stop_between_two_parts_hands_the_row_back(db, emu, users, clock, make_worker):
