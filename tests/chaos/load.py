@@ -81,6 +81,12 @@ class Tally:
     retried: Counter[str] = field(default_factory=Counter)  # by the reply they waited for
     finished: int = 0
     stuck: list[str] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)  # kills and the restart, with their time
+
+
+def stamp() -> str:
+    """Wall-clock time as the database stores it, to line a customer's tries up with rows."""
+    return _hms(datetime.now(UTC))
 
 
 # --- customers ----------------------------------------------------------------------------------
@@ -140,6 +146,7 @@ class Shopper:
         self.kind = ("handoff" if roll < opts.handoffs else
                      "album" if roll < opts.handoffs + opts.albums else "photo")  # fmt: skip
         self.done = False
+        self.trail: list[str] = []  # what the customer did and when, for a stuck one's timeline
 
     def _versions(self) -> dict[int, int]:
         return {m.message_id: len(m.history) for m in self.emu.sent_messages(self.user.id)}
@@ -159,6 +166,7 @@ class Shopper:
         """Do `act` until a reply says `expect` (in its text or on a button)."""
         for _attempt in range(3):
             before = self._versions()
+            self.trail.append(f"{stamp()} try {_attempt + 1}, waiting for {expect!r}")
             await act()
 
             def arrived(before: dict[int, int] = before) -> bool:
@@ -352,8 +360,10 @@ async def chaos(workers: Workers, cluster: Cluster, opts: Options, tally: Tally,
             and not tally.postgres_restarts
             and (time.monotonic() >= restart_at)
         ):
+            tally.events.append(f"{stamp()} PostgreSQL restart begins")
             await asyncio.to_thread(cluster.restart)
             tally.postgres_restarts += 1
+            tally.events.append(f"{stamp()} PostgreSQL restarted")
             continue
         if not opts.kills:
             continue
@@ -374,6 +384,7 @@ async def chaos(workers: Workers, cluster: Cluster, opts: Options, tally: Tally,
         port = rng.choice(workers.ports)
         workers.kill(port)
         tally.kills += 1
+        tally.events.append(f"{stamp()} worker on port {port} killed")
         await asyncio.sleep(opts.restart_after)
         await workers.start(port)
 
@@ -477,6 +488,7 @@ async def _run(opts: Options, rng: random.Random, tmp: Path, cluster: Cluster) -
         "customer_retries_by_step": dict(tally.retried),
         "stuck": tally.stuck[:5],
         "stuck_count": len(tally.stuck),
+        "fault_times": tally.events,
         **counts,
         "logs": str(tmp),
     }  # fmt: skip
@@ -530,6 +542,10 @@ async def _counts(db: Database, emu: Any, shoppers: list[Shopper]) -> dict[str, 
     for row in rows:
         by_chat.setdefault(row.chat_id, []).append(row)
     doubtful_chats = {r.chat_id for r in rows if r.status == "failed" and r.error == IN_DOUBT}
+    # Given up for another reason: Telegram here refuses nothing, so each is a message lost.
+    gave_up = [
+        f"{r.chat_id}: {r.error}" for r in rows if r.status == "failed" and r.error != IN_DOUBT
+    ]
     # A conversation can stop short only where a message to it was in doubt (a worker killed
     # mid-call: never sent again); anything else stuck is a fault of the bot.
     stuck_without_doubt = [
@@ -583,6 +599,8 @@ async def _counts(db: Database, emu: Any, shoppers: list[Shopper]) -> dict[str, 
         "duplicate_cases": sum(max(0, c - 1) for c in case_count.values()),
         "messages_sent_twice": sent_twice,
         "messages_in_doubt": in_doubt,
+        "messages_given_up": len(gave_up),
+        "messages_given_up_examples": gave_up[:5],
         "out_of_order_replies": out_of_order,
         "handled_out_of_order": handled_out_of_order,
         "handled_out_of_order_examples": reorders[:5],
@@ -590,7 +608,49 @@ async def _counts(db: Database, emu: Any, shoppers: list[Shopper]) -> dict[str, 
         "stuck_without_doubt": stuck_without_doubt[:10],
         "ended_wrong": len(wrong_end),
         "ended_wrong_examples": wrong_end[:5],
+        "stuck_timelines": {
+            s.n: await _timeline(db, s) for s in shoppers if s.n in stuck_without_doubt[:3]
+        },
     }
+
+
+async def _timeline(db: Database, shopper: Shopper) -> list[str]:
+    """A stuck customer's tries, updates and the bot's messages in time order: where it hung."""
+    chat = shopper.user.id
+    async with db.read() as s:
+        inbox = (
+            await s.execute(
+                select(Inbox.update_id, Inbox.status, Inbox.received_at, Inbox.processed_at).where(
+                    Inbox.chat_id == chat
+                )
+            )
+        ).all()
+        outbox = (
+            await s.execute(
+                select(
+                    Outbox.id,
+                    Outbox.status,
+                    Outbox.created_at,
+                    Outbox.sent_at,
+                    Outbox.attempts,
+                    Outbox.error,
+                    Outbox.payload,
+                ).where(Outbox.chat_id == chat)
+            )
+        ).all()
+    lines = list(shopper.trail)
+    for r in inbox:
+        lines.append(f"{_hms(r.received_at)} update {r.update_id} stored; {r.status} at "
+                     f"{_hms(r.processed_at)}")  # fmt: skip
+    for r in outbox:
+        text = str(r.payload.get("text") or r.payload.get("kind"))[:40]
+        lines.append(f"{_hms(r.created_at)} outbox {r.id} {text!r}: {r.status} at "
+                     f"{_hms(r.sent_at)} (attempts {r.attempts}, {r.error})")  # fmt: skip
+    return sorted(lines)
+
+
+def _hms(at: datetime | None) -> str:
+    return at.strftime("%H:%M:%S.%f")[:-3] if at else "-"
 
 
 def _creates_message(payload: dict[str, Any]) -> bool:

@@ -34,7 +34,11 @@ def assert_clean(result: dict, *, kills: bool) -> None:
     if kills:
         # A message a killed worker was sending is "in doubt" and never sent again (at most
         # once): its customer may stop short. No one else may.
-        assert result["stuck_without_doubt"] == [], result["stuck"]
+        assert result["stuck_without_doubt"] == [], (
+            result["stuck"],
+            result["stuck_timelines"],
+            result["fault_times"],
+        )
     else:
         assert result["stuck_count"] == 0, result["stuck"]
         assert result["finished"] == result["customers"]
@@ -43,6 +47,7 @@ def assert_clean(result: dict, *, kills: bool) -> None:
     assert result["updates_stored_twice"] == 0
     assert result["duplicate_cases"] == 0
     assert result["messages_sent_twice"] == 0
+    assert result["messages_given_up"] == 0, result["messages_given_up_examples"]
     assert result["out_of_order_replies"] == 0
     # Each chat's updates handled in update_id order. The one exception needs a kill: an update
     # whose delivery died with its worker and came again more than SETTLE after the one
