@@ -169,7 +169,8 @@ async def start(rt: Runtime) -> asyncio.Task[None]:
     rt.timers_task = asyncio.create_task(rt.timers.run(), name="timers")
     if rt.processor.claims is not None:
         rt.stopping = asyncio.Event()
-        keep = rt.processor.claims.keep(rt.processor.start_lane, rt.stopping)
+        keep = rt.processor.claims.keep(rt.processor.start_lane, rt.stopping,
+                                        rt.processor.working_lanes)  # fmt: skip
         rt.claims_task = asyncio.create_task(keep, name="lane claims")
     pruning.start(rt.db, rt.clock, rt.settings, rt.policy)  # retention, once a day
     # What start-up made (modules, templates, the policy) lives as long as the process: out

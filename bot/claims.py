@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -70,11 +70,14 @@ class Claims:
         kept = await self.claim(session, set(found)) if found else set()
         return [found.get(lane, []) if lane in kept else [] for lane in lanes]
 
-    async def take_over(self, stored_before: timedelta = STALE) -> set[int]:
-        """Claim lanes with unfinished rows that nobody holds; the lanes won."""
+    async def take_over(self, stored_before: timedelta = STALE,
+                        working: Collection[int] = ()) -> set[int]:  # fmt: skip
+        """Claim lanes with unfinished rows that nobody holds, but for those this worker is
+        `working` on now (its own backlog is not left behind); the lanes won."""
         now = self.clock.now()
         async with self.db.read() as session:
-            lanes = await LaneRepo(session).orphaned(self.worker_id, now, now - stored_before)
+            lanes = await LaneRepo(session).orphaned(self.worker_id, now, now - stored_before,
+                                                     working=working)  # fmt: skip
         if not lanes:
             return set()
         async with self.db.transaction() as session:
@@ -88,8 +91,10 @@ class Claims:
         async with self.db.transaction() as session:
             await LaneRepo(session).release_all(self.worker_id)
 
-    async def keep(self, start_lane: Callable[[int], None], stopping: asyncio.Event) -> None:
-        """Until `stopping`: renew this worker's leases and take over lanes left behind."""
+    async def keep(self, start_lane: Callable[[int], None], stopping: asyncio.Event,
+                   working: Callable[[], Collection[int]] = frozenset) -> None:  # fmt: skip
+        """Until `stopping`: renew this worker's leases and take over lanes left behind
+        (`working`: the lanes this worker is on now)."""
         while not stopping.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), SWEEP_EVERY)
@@ -97,7 +102,7 @@ class Claims:
                 break
             try:
                 await self.renew()
-                for lane in sorted(await self.take_over()):
+                for lane in sorted(await self.take_over(working=working())):
                     log.info("working lane %s: rows left unfinished", lane)
                     start_lane(lane)
             except Exception:  # the database restarting: the next sweep tries again

@@ -153,6 +153,10 @@ class Processor:
         """Queue a claimed timer in the lane of the chat it concerns."""
         self._queue(timer.chat_id if timer.chat_id is not None else 0, _Timer(timer))
 
+    def working_lanes(self) -> set[int]:
+        """The lanes with a task on them now."""
+        return set(self._workers)
+
     def start_lane(self, lane: int) -> None:
         """Work a lane whose rows are in the database only (a takeover, a recovery)."""
         self._queues.setdefault(lane, _LaneQueue())

@@ -9,7 +9,7 @@ holder died). A worker that lost the claim leaves its row pending; the holder ta
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -114,11 +114,14 @@ class LaneRepo(Repo):
                 if r.id not in exclude]  # fmt: skip
 
     async def orphaned(
-        self, holder: str, now: datetime, stored_before: datetime, limit: int = 200
-    ) -> list[int]:
+        self, holder: str, now: datetime, stored_before: datetime, limit: int = 200,
+        working: Collection[int] = (),
+    ) -> list[int]:  # fmt: skip
         """Lanes with updates stored before `stored_before` and still unfinished that no other
         worker holds (or whose holder's lease ran out): work a dead worker left behind, or
-        that `holder` itself dropped (a lane whose worker met an error)."""
+        that `holder` itself dropped (a lane whose worker met an error). Not the lanes
+        `holder` is `working` on now: in a backlog they filled the `limit`, sweep after sweep,
+        while a dead worker's lanes waited behind them."""
         held = select(_lanes.c.lane).where(
             _lanes.c.holder.is_not(None), _lanes.c.holder != holder, _lanes.c.until > now
         )
@@ -129,6 +132,7 @@ class LaneRepo(Repo):
                 _inbox.c.received_at < stored_before,
                 _inbox.c.lane.is_not(None),
                 _inbox.c.lane.not_in(held),
+                _inbox.c.lane.not_in(sorted(working)),
             )
             .group_by(_inbox.c.lane)
             .order_by(func.min(_inbox.c.id))
