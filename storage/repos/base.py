@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import ColumnElement, any_, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,3 +19,17 @@ def dialect_insert(session: AsyncSession, table: Any) -> Any:
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
+
+
+def on_postgresql(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def one_of(column: Any, name: str, *, array: bool) -> ColumnElement[bool]:
+    """`column IN (the list bound as name)`. With `array` (PostgreSQL) it is `= ANY(:name)`,
+    one array parameter: the statement's text is then the same however many values come, so
+    asyncpg prepares it once per connection, where an expanding IN is a new statement (a
+    Parse round trip, and a place in a cache of 100) for every length of list."""
+    if array:
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))

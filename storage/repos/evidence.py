@@ -9,7 +9,14 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from storage.models import Evidence
-from storage.repos.base import Repo
+from storage.repos.base import Repo, on_postgresql, one_of
+
+_USED = {
+    array: select(Evidence.file_unique_id).where(
+        one_of(Evidence.__table__.c.file_unique_id, "ids", array=array)
+    )
+    for array in (False, True)
+}
 
 
 class EvidenceRepo(Repo):
@@ -67,7 +74,7 @@ class EvidenceRepo(Repo):
         ids = list(set(file_unique_ids))
         if not ids:
             return set()
-        stmt = select(Evidence.file_unique_id).where(Evidence.file_unique_id.in_(ids))
+        stmt = _USED[on_postgresql(self.session)]
         if exclude_case_id is not None:
             stmt = stmt.where(Evidence.case_id != exclude_case_id)
-        return set(await self.session.scalars(stmt))
+        return set(await self.session.scalars(stmt, {"ids": ids}))

@@ -14,11 +14,18 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, update
 
 from storage.models import Inbox
-from storage.repos.base import Repo, dialect_insert
+from storage.repos.base import Repo, dialect_insert, on_postgresql, one_of
 
 # (update_id, identity, chat_id, payload)
 NewUpdate = tuple[int, str, int | None, dict[str, Any]]
 _t = Inbox.__table__
+_FINISH = {
+    array: update(_t)
+    .where(one_of(_t.c.id, "ids", array=array), _t.c.status == "pending")
+    .values(status="done", processed_at=bindparam("at", type_=_t.c.processed_at.type), error=None)
+    .returning(_t.c.id)
+    for array in (False, True)
+}
 
 
 class InboxRepo(Repo):
@@ -64,7 +71,7 @@ class InboxRepo(Repo):
             return set()
         rows = await self.session.scalars(
             select(_t.c.update_id)
-            .where(_t.c.update_id.in_(bindparam("ids", expanding=True)))
+            .where(one_of(_t.c.update_id, "ids", array=on_postgresql(self.session)))
             .group_by(_t.c.update_id)
             .having(func.count() > 1),
             {"ids": sorted(set(update_ids))},
@@ -107,9 +114,6 @@ class InboxRepo(Repo):
     async def finish_pending_many(self, inbox_ids: Sequence[int], at: datetime) -> set[int]:
         """pending → done for several rows in one statement; the ids that were pending."""
         result = await self.session.execute(
-            update(_t)
-            .where(_t.c.id.in_(inbox_ids), _t.c.status == "pending")
-            .values(status="done", processed_at=at, error=None)
-            .returning(_t.c.id)
+            _FINISH[on_postgresql(self.session)], {"ids": list(inbox_ids), "at": at}
         )
         return {row[0] for row in result}

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, or_, select, true, update
 
 from storage.models import Inbox, Lane
-from storage.repos.base import Repo, dialect_insert
+from storage.repos.base import Repo, dialect_insert, on_postgresql, one_of
 
 _lanes = Lane.__table__
 _inbox = Inbox.__table__
@@ -65,7 +65,8 @@ class LaneRepo(Repo):
         await self.release_many([lane], holder)
 
     async def release_many(self, lanes: Sequence[int], holder: str) -> None:
-        await self._update_held(_lanes.c.lane.in_(sorted(set(lanes))), holder, holder=None,
+        which = one_of(_lanes.c.lane, "lanes", array=on_postgresql(self.session))
+        await self._update_held(which, holder, {"lanes": sorted(set(lanes))}, holder=None,
                                 until=None)  # fmt: skip
 
     async def release_all(self, holder: str) -> None:
@@ -75,7 +76,9 @@ class LaneRepo(Repo):
         """Push the lease of every lane `holder` holds to `until` (it is alive)."""
         await self._update_held(true(), holder, until=until)
 
-    async def _update_held(self, which: Any, owner: str, **values: Any) -> None:
+    async def _update_held(
+        self, which: Any, owner: str, params: dict[str, Any] | None = None, **values: Any
+    ) -> None:
         """Update the lanes `owner` holds (of those `which` picks), locking their rows in lane
         order first: every statement
         that locks several lane rows takes them in that order (claims are sorted too), so
@@ -86,7 +89,9 @@ class LaneRepo(Repo):
             .order_by(_lanes.c.lane)
             .with_for_update()
         )
-        await self.session.execute(update(_lanes).where(_lanes.c.lane.in_(held)).values(**values))
+        await self.session.execute(
+            update(_lanes).where(_lanes.c.lane.in_(held)).values(**values), params or {}
+        )
 
     async def pending(self, lane: int, limit: int = 50) -> list[PendingRow]:
         """The lane's unfinished updates in Telegram's order (then the order of arrival)."""
@@ -106,9 +111,13 @@ class LaneRepo(Repo):
             return []
         rows = await self.session.execute(
             select(_inbox.c.lane, _inbox.c.id, _inbox.c.update_id, _inbox.c.payload)
-            .where(_inbox.c.lane.in_(sorted(lanes)), _inbox.c.status == "pending")
+            .where(
+                one_of(_inbox.c.lane, "lanes", array=on_postgresql(self.session)),
+                _inbox.c.status == "pending",
+            )
             .order_by(_inbox.c.update_id, _inbox.c.id)
-            .limit(limit)
+            .limit(limit),
+            {"lanes": sorted(lanes)},
         )
         return [(r.lane, PendingRow(r.id, r.update_id, r.payload)) for r in rows
                 if r.id not in exclude]  # fmt: skip

@@ -23,7 +23,7 @@ from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 
 from storage.domain import OutboxStatus as S
 from storage.models import BlockedChat, Outbox
-from storage.repos.base import Repo, dialect_insert
+from storage.repos.base import Repo, dialect_insert, on_postgresql, one_of
 
 IN_DOUBT = "in doubt: a worker stopped while sending; not retried, it may have been delivered"
 
@@ -60,32 +60,46 @@ _NOW = bindparam("now", type_=_t.c.next_attempt_at.type)
 _UNTIL = bindparam("until", type_=_t.c.lease_until.type)
 _UNSENT = _t.c.status.in_((S.PENDING, S.SENDING))
 _DUE = or_(_t.c.next_attempt_at.is_(None), _t.c.next_attempt_at <= _NOW)
-_CHATS = bindparam("chats", expanding=True)
 _ADD = insert(_t).values(status=S.PENDING, attempts=0, steps_done=0)
-_HEAD_IDS = (
-    select(func.min(_t.c.id)).where(_t.c.chat_id.in_(_CHATS), _UNSENT).group_by(_t.c.chat_id)
-)
 _ALL_HEADS = select(func.min(_t.c.id).label("id")).where(_UNSENT).group_by(_t.c.chat_id).subquery()
 # A head is worth a look when it can be sent (pending and due) or was left by a vanished worker.
 _WANTED = or_(
     and_(_t.c.status == S.PENDING, _DUE),
     and_(_t.c.status == S.SENDING, _t.c.lease_until <= _NOW),
 )
-_DUE_CHATS = (
-    select(_t.c.chat_id)
-    .join(_ALL_HEADS, _t.c.id == _ALL_HEADS.c.id)
-    .where(_WANTED, _t.c.chat_id.not_in(bindparam("exclude", expanding=True)))
-    .order_by(_t.c.id)
-    .limit(bindparam("limit"))
-)
-_HEADS = select(*_COLUMNS).where(_t.c.id.in_(_HEAD_IDS))
-_BLOCKED = select(_b.c.chat_id).where(_b.c.chat_id.in_(_CHATS))
-_CLAIM_HEADS = (
-    update(_t)
-    .where(_t.c.id.in_(_HEAD_IDS), _t.c.status == S.PENDING, _DUE, _t.c.chat_id.not_in(_BLOCKED))
-    .values(status=S.SENDING, claimed_by=bindparam("worker"), lease_until=_UNTIL)
-    .returning(*_COLUMNS)
-)
+
+
+@dataclass(frozen=True, slots=True)
+class _Lookups:
+    """The worker's statements over lists of chats, built for one way of binding a list."""
+
+    due_chats: Any
+    heads: Any
+    claim_heads: Any
+
+
+def _lookups(array: bool) -> _Lookups:
+    head_ids = (
+        select(func.min(_t.c.id))
+        .where(one_of(_t.c.chat_id, "chats", array=array), _UNSENT)
+        .group_by(_t.c.chat_id)
+    )
+    blocked = select(_b.c.chat_id).where(one_of(_b.c.chat_id, "chats", array=array))
+    return _Lookups(
+        due_chats=select(_t.c.chat_id)
+        .join(_ALL_HEADS, _t.c.id == _ALL_HEADS.c.id)
+        .where(_WANTED, ~one_of(_t.c.chat_id, "exclude", array=array))
+        .order_by(_t.c.id)
+        .limit(bindparam("limit")),
+        heads=select(*_COLUMNS).where(_t.c.id.in_(head_ids)),
+        claim_heads=update(_t)
+        .where(_t.c.id.in_(head_ids), _t.c.status == S.PENDING, _DUE, _t.c.chat_id.not_in(blocked))
+        .values(status=S.SENDING, claimed_by=bindparam("worker"), lease_until=_UNTIL)
+        .returning(*_COLUMNS),
+    )
+
+
+_LOOKUPS = {array: _lookups(array) for array in (False, True)}
 _SENT = (
     update(_t)
     .where(_t.c.id == bindparam("b_id"))
@@ -102,6 +116,10 @@ _SENT = (
 
 
 class OutboxRepo(Repo):
+    @property
+    def _lookups(self) -> _Lookups:
+        return _LOOKUPS[on_postgresql(self.session)]
+
     # --- what the conversation writes ------------------------------------------------------------
 
     async def add_many(self, messages: Sequence[NewMessage], at: datetime) -> None:
@@ -120,10 +138,10 @@ class OutboxRepo(Repo):
         """Chats whose head wants the worker, oldest first. Only heads count: a chat whose head
         waits for a retry is skipped whole, and one busy chat cannot fill the batch."""
         params = {"now": now, "limit": limit, "exclude": sorted(exclude)}
-        return list((await self.session.scalars(_DUE_CHATS, params)).all())
+        return list((await self.session.scalars(self._lookups.due_chats, params)).all())
 
     async def heads(self, chat_ids: Sequence[int]) -> dict[int, OutboxRow]:
-        rows = await self.session.execute(_HEADS, {"chats": list(chat_ids)})
+        rows = await self.session.execute(self._lookups.heads, {"chats": list(chat_ids)})
         return {row.chat_id: OutboxRow(**row._mapping) for row in rows}
 
     async def claim_heads(
@@ -131,7 +149,7 @@ class OutboxRepo(Repo):
     ) -> dict[int, OutboxRow]:
         """Take each chat's head that is pending, due, and not of a blocked chat."""
         params = {"chats": list(chat_ids), "now": now, "until": until, "worker": worker}
-        rows = await self.session.execute(_CLAIM_HEADS, params)
+        rows = await self.session.execute(self._lookups.claim_heads, params)
         return {row.chat_id: OutboxRow(**row._mapping) for row in rows}
 
     async def followers(self, chat_id: int, after_id: int, key: str, limit: int = 20
