@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Integer, String, bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm.exc import StaleDataError
 
 from storage.models import Conversation
-from storage.repos.base import Repo
+from storage.repos.base import Repo, on_postgresql, one_of
 from storage.views import ConversationRecord
 
 
@@ -34,9 +35,12 @@ class ConversationSave:
 
 _table = Conversation.__table__
 _FIELDS = ConversationRecord.__slots__
-_OPEN = select(*(_table.c[name] for name in _FIELDS)).where(
-    _table.c.chat_id.in_(bindparam("chats", expanding=True)), _table.c.is_open
-)
+_OPEN = {
+    array: select(*(_table.c[name] for name in _FIELDS)).where(
+        one_of(_table.c.chat_id, "chats", array=array), _table.c.is_open
+    )
+    for array in (False, True)
+}
 _SAVE = (
     update(_table)
     .where(_table.c.id == bindparam("b_id"), _table.c.version == bindparam("b_version"))
@@ -52,15 +56,52 @@ _SAVE = (
 )
 
 
+# PostgreSQL: a batch's saves in one statement, the rows as arrays unnested into a table
+# (asyncpg reports no rowcount for an executemany, so `_SAVE` would be one round trip each);
+# RETURNING names the rows that were still at the version they were read at.
+_ROWS = (
+    func.unnest(
+        bindparam("ids", type_=ARRAY(Integer)),
+        bindparam("versions", type_=ARRAY(Integer)),
+        bindparam("states", type_=ARRAY(String)),
+        bindparam("contexts", type_=ARRAY(_table.c.context.type)),
+        bindparam("locales", type_=ARRAY(String)),
+        bindparam("customers", type_=ARRAY(Integer)),
+        bindparam("modes", type_=ARRAY(String)),
+        bindparam("updated", type_=ARRAY(_table.c.updated_at.type)),
+    )
+    .table_valued(*ConversationSave.__slots__)
+    .render_derived(name="saves")
+)
+_SAVE_ARRAYS = (
+    update(_table)
+    .where(_table.c.id == _ROWS.c.id, _table.c.version == _ROWS.c.version)
+    .values(
+        state=_ROWS.c.state,
+        context=_ROWS.c.context,
+        locale=_ROWS.c.locale,
+        customer_id=_ROWS.c.customer_id,
+        mode=_ROWS.c.mode,
+        updated_at=_ROWS.c.updated_at,
+        version=_table.c.version + 1,
+    )
+    .returning(_table.c.id)
+)
+
+
 async def open_conversation(conn: AsyncConnection, chat_id: int) -> ConversationRecord | None:
-    row = (await conn.execute(_OPEN, {"chats": [chat_id]})).first()
+    row = (
+        await conn.execute(_OPEN[conn.dialect.name == "postgresql"], {"chats": [chat_id]})
+    ).first()
     return ConversationRecord(**row._mapping) if row is not None else None
 
 
 class ConversationRepo(Repo):
     async def open_for_chats(self, chat_ids: Sequence[int]) -> dict[int, ConversationRecord]:
         """The open conversations of several chats in one query, by chat id."""
-        rows = await self.session.execute(_OPEN, {"chats": list(chat_ids)})
+        rows = await self.session.execute(
+            _OPEN[on_postgresql(self.session)], {"chats": list(chat_ids)}
+        )
         return {row.chat_id: ConversationRecord(**row._mapping) for row in rows}
 
     async def open_for_chat(self, chat_id: int) -> ConversationRecord | None:
@@ -86,20 +127,35 @@ class ConversationRepo(Repo):
         return ConversationRecord(id=int(result.scalar_one()), **fields)
 
     async def save_many(self, saves: Sequence[ConversationSave]) -> None:
-        """Several conversations in one statement where the driver reports how many rows an
-        executemany changed (SQLite), else one statement each; StaleDataError if any of them
-        was changed since it was read."""
-        params = [
-            {f"b_{k}": getattr(save, k) for k in ConversationSave.__slots__} for save in saves
-        ]
-        if not params:
+        """Several conversations in one statement (SQLite: an executemany, whose rowcount it
+        reports; PostgreSQL: arrays unnested); StaleDataError if any of them was changed since
+        it was read."""
+        if not saves:
             return
         connection = await self.session.connection()
-        if connection.dialect.supports_sane_multi_rowcount:
+        if connection.dialect.name == "postgresql":
+            changed = len((await connection.execute(_SAVE_ARRAYS, _arrays(saves))).all())
+        elif connection.dialect.supports_sane_multi_rowcount:
+            params = [{f"b_{k}": getattr(one, k) for k in ConversationSave.__slots__}
+                      for one in saves]  # fmt: skip
             changed = (await connection.execute(_SAVE, params)).rowcount
         else:
             changed = 0
-            for one in params:
-                changed += (await connection.execute(_SAVE, one)).rowcount
-        if changed != len(params):
-            raise StaleDataError(f"{len(params) - changed} conversation(s) changed meanwhile")
+            for one in saves:
+                params = {f"b_{k}": getattr(one, k) for k in ConversationSave.__slots__}
+                changed += (await connection.execute(_SAVE, params)).rowcount
+        if changed != len(saves):
+            raise StaleDataError(f"{len(saves) - changed} conversation(s) changed meanwhile")
+
+
+def _arrays(saves: Sequence[ConversationSave]) -> dict[str, list[Any]]:
+    return {
+        "ids": [s.id for s in saves],
+        "versions": [s.version for s in saves],
+        "states": [s.state for s in saves],
+        "contexts": [s.context for s in saves],
+        "locales": [s.locale for s in saves],
+        "customers": [s.customer_id for s in saves],
+        "modes": [s.mode for s in saves],
+        "updated": [s.updated_at for s in saves],
+    }
