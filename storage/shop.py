@@ -51,6 +51,9 @@ class StorageShop:
         self.agents = AgentRepo(session)
         self.surveys = SurveyRepo(session)
         self.reports = ReportRepo(session)
+        # Orders read ahead for a batch's turns (`read_ahead_orders`), by id: each is served
+        # once, and all are dropped once this unit writes a case (claims may have changed).
+        self._read_ahead: dict[int, tuple[datetime, tuple[OrderView | None, int]]] = {}
 
     # --- customers and identification ---------------------------------------------------------
 
@@ -94,7 +97,20 @@ class StorageShop:
     async def order_with_claims(
         self, order_id: int, since: datetime
     ) -> tuple[OrderView | None, int]:
+        ahead = self._read_ahead.pop(order_id, None)
+        if ahead is not None and ahead[0] == since:
+            return ahead[1]
         return await self.orders.view_with_claims(order_id, since)
+
+    async def read_ahead_orders(self, order_ids: list[int], since: datetime) -> None:
+        """Read these orders with their customers' claims in one statement, for the turns of
+        a batch that will each ask for one (`order_with_claims`): one round trip instead of a
+        round trip per turn."""
+        if not order_ids:
+            return
+        found = await self.orders.views_with_claims(order_ids, since)
+        for order_id in order_ids:
+            self._read_ahead[order_id] = (since, found.get(order_id, (None, 0)))
 
     async def orders_page(
         self, customer_id: int, offset: int, limit: int
@@ -116,6 +132,7 @@ class StorageShop:
         return await self.evidence.used_elsewhere(file_unique_ids)
 
     async def create_case(self, case: NewCase, now: datetime) -> CaseView:
+        self._read_ahead.clear()
         handed_over = now if case.outcome == Outcome.NEEDS_AGENT else None
         case_id = await self.case_repo.create(
             now=now,
@@ -187,6 +204,7 @@ class StorageShop:
 
     async def hand_over(self, case_id: int, now: datetime) -> CaseView | None:
         """The case goes to a person (if it is not with one already); its view after."""
+        self._read_ahead.clear()
         found = await self.case_repo.view(case_id)
         version = await self.case_repo.version(case_id)
         if found is None or version is None:
@@ -209,6 +227,7 @@ class StorageShop:
     async def update_case(self, case_id: int, now: datetime, **values: Any) -> CaseView:
         """Change the case as it stands now (versioned: a concurrent writer makes the unit
         fail and be redone); its view after."""
+        self._read_ahead.clear()
         version = await self.case_repo.version(case_id)
         if version is None:
             raise LookupError(f"no case {case_id}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from dialogs.events import Event, Outgoing
-from dialogs.flow import Flow
+from dialogs.flow import REQUEST_PATH, Flow
 from dialogs.policy import Policy
 from dialogs.shop import ShopPort
 from dialogs.texts import Texts
@@ -18,7 +18,7 @@ from . import commands
 from .commands import COMMANDS
 from .evidence import MAX_EVIDENCE, evidence_slots
 from .state import Context, ConversationState, Draft
-from .turn import ReturnAddress, ShopInfo, Turn, Warehouses
+from .turn import ReturnAddress, ShopInfo, Turn, Warehouses, claims_since
 
 __all__ = [
     "COMMANDS",
@@ -53,3 +53,15 @@ class Conversations:
                     flow=self.flow, info=self.info, now=now)  # fmt: skip
         await commands.run(turn)
         return turn.out
+
+    def order_ahead(self, conv: ConversationState) -> int | None:
+        """The order the conversation's next turn will read: its request's, while one is being
+        made (the caller may read it ahead, with others, in one statement)."""
+        return conv.context.draft.order_id if conv.state in _MAKING_REQUEST else None
+
+    def claims_since(self, now: datetime) -> datetime:
+        """Since when a customer's claims count as prior claims (`ItemFacts.prior_claims`)."""
+        return claims_since(self.policy, now)
+
+
+_MAKING_REQUEST = frozenset(state.value for state in REQUEST_PATH)

@@ -281,7 +281,7 @@ class Turn:
 
     @property
     def claims_since(self) -> datetime:
-        return self.now - timedelta(days=self.policy.repeat_claims_days)
+        return claims_since(self.policy, self.now)
 
     async def item(self) -> tuple[OrderView, ItemView]:
         order = await self.order()
@@ -331,3 +331,8 @@ def clean(text: str, *, keep_newlines: bool = False) -> str:
         else:
             kept.append(ch)
     return "".join(kept).strip()
+
+
+def claims_since(policy: Policy, now: datetime) -> datetime:
+    """The start of the window in which a customer's earlier claims count against a new one."""
+    return now - timedelta(days=policy.repeat_claims_days)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from storage.models import Case, Order, OrderItem
 from storage.records import OrderRecord
-from storage.repos.base import Repo
+from storage.repos.base import Repo, on_postgresql, one_of
 from storage.views import ItemView, OrderView
 
 _orders, _items = Order.__table__, OrderItem.__table__
@@ -49,6 +49,10 @@ _PRIOR_CLAIMS = (
 # is wanted on the same turns): one statement for both.
 _WITH_CLAIMS = _ORDER_ROWS.add_columns(_PRIOR_CLAIMS.label("claims_since"))
 _WITH_ITEMS_AND_CLAIMS = _WITH_CLAIMS.where(_ONE)
+_SEVERAL_WITH_CLAIMS = {
+    array: _WITH_CLAIMS.where(one_of(_orders.c.id, "order_ids", array=array))
+    for array in (False, True)
+}
 _BY_NO = _ORDER_ROWS.where(_orders.c.order_no == bindparam("order_no"))
 
 _CUSTOMER = bindparam("customer_id")
@@ -89,6 +93,19 @@ class OrderRepo(Repo):
             _WITH_ITEMS_AND_CLAIMS, {"order_id": order_id, "since": claims_since}
         )
         return _view(rows), (rows[0].claims_since if rows else 0)
+
+    async def views_with_claims(
+        self, order_ids: Sequence[int], claims_since: datetime
+    ) -> dict[int, tuple[OrderView | None, int]]:
+        """`view_with_claims` of several orders in one statement, by order id."""
+        rows = await self._rows(
+            _SEVERAL_WITH_CLAIMS[on_postgresql(self.session)],
+            {"order_ids": list(order_ids), "since": claims_since},
+        )
+        grouped: dict[int, list[Row[Any]]] = {}
+        for row in rows:
+            grouped.setdefault(row.id, []).append(row)
+        return {oid: (_view(group), group[0].claims_since) for oid, group in grouped.items()}
 
     async def page(self, customer_id: int, offset: int, limit: int) -> tuple[list[OrderView], int]:
         """A page of the customer's orders, newest first, and how many they have in all."""

@@ -18,6 +18,7 @@ from storage.repos import (
     SurveyRepo,
     TimerRepo,
 )
+from storage.shop import StorageShop
 from tests.factories import NOW, make_case, make_customer, make_order
 
 
@@ -74,6 +75,32 @@ async def test_an_order_with_its_customers_standing_claims(db: Database) -> None
         view, claims = await OrderRepo(s).view_with_claims(order.id, NOW - timedelta(days=30))
         assert view is not None and [i.sku for i in view.items] == ["A", "B"]
         assert claims == 1  # a refused or cancelled request is no claim against the shop
+
+
+async def test_orders_read_ahead_for_a_batch_are_what_each_turn_would_read(db: Database) -> None:
+    """A batch's turns get their orders from one statement read ahead: the same order and
+    prior claims a turn would read itself, each served once, and none once a case is written
+    (a new claim changes the count the policy sees)."""
+    since = NOW - timedelta(days=30)
+    async with db.transaction() as s:
+        a, b = await make_customer(s), await make_customer(s, phone="+8613800138001")
+        first = await make_order(s, a, items=[{"sku": "A"}, {"sku": "B"}])
+        second = await make_order(s, b)
+        await make_case(s, second, created_at=NOW - timedelta(days=3))
+    async with db.transaction() as s:
+        shop, orders = StorageShop(s, "Asia/Shanghai"), OrderRepo(s)
+        await shop.read_ahead_orders([first.id, second.id, second.id + 999], since)
+        assert await shop.order_with_claims(first.id, since) == await orders.view_with_claims(
+            first.id, since
+        )
+        view, claims = await shop.order_with_claims(second.id, since)
+        assert view is not None and view.id == second.id and claims == 1
+        assert await shop.order_with_claims(second.id + 999, since) == (None, 0)
+        newest = await make_case(s, second, created_at=NOW - timedelta(days=1))
+        assert (await shop.order_with_claims(second.id, since))[1] == 2  # served once only
+        await shop.read_ahead_orders([first.id, second.id], since)
+        await shop.update_case(newest.id, NOW, status="cancelled")
+        assert (await shop.order_with_claims(second.id, since))[1] == 1  # read again, fresh
 
 
 async def test_case_create_view_events(db: Database) -> None:
