@@ -41,6 +41,8 @@ reply, not against a late message of the previous turn.
   share is also given on its own): on a shared machine it skews the figures.
 * Any emulator validation error is printed (a correct bot causes none).
 
+A local PostgreSQL server is kept on the emulator's core while this bot runs (off the bot's
+core, as a server of its own would be; `--database-anywhere` leaves it to the scheduler).
 For PostgreSQL the database named in `--database-url` is dropped and created again (it must not
 be `test` or `postgres`), e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/test_bench.
 """
@@ -353,6 +355,46 @@ def postgres_cpu_seconds() -> float:
     return total
 
 
+def postgres_pids() -> list[int]:
+    """The PostgreSQL server's processes on this machine (by name)."""
+    pids = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/comm", encoding="utf-8") as f:
+                    if f.read().strip() == "postgres":
+                        pids.append(int(entry.name))
+            except OSError:  # gone meanwhile
+                continue
+    return pids
+
+
+@contextlib.contextmanager
+def database_on_core(core: int | None) -> Any:
+    """Keep a local PostgreSQL server off the bot's core for the run (its backends, forked
+    after this, inherit the postmaster's mask): on a 2-core machine the server otherwise
+    runs on the bot's core now and then, and the bot's figure measures the scheduler as
+    much as the bot. A server of its own, as in production, is what this stands in for.
+    Masks are put back after; without the right to change them nothing is done."""
+    if core is None:
+        yield
+        return
+    before: dict[int, set[int]] = {}
+    for pid in postgres_pids():
+        try:
+            before[pid] = os.sched_getaffinity(pid)
+            os.sched_setaffinity(pid, {core})
+        except OSError:
+            continue
+    everywhere = set(range(os.cpu_count() or 1))  # backends forked meanwhile
+    try:
+        yield
+    finally:
+        for pid in postgres_pids():
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(pid, before.get(pid) or everywhere)
+
+
 def peak_rss_mb(pid: int | str = "self") -> float:
     with open(f"/proc/{pid}/status", encoding="ascii") as f:
         for line in f:
@@ -502,6 +544,7 @@ class Options:
     only: str | None = None
     keep: bool = False
     pairs: int = 1
+    database_core: int | None = None  # where a local PostgreSQL server runs (None: anywhere)
 
 
 def percentile(values: list[float], p: int) -> float:
@@ -543,15 +586,16 @@ async def measure(kind: str, opts: Options, tmp: Path) -> dict[str, Any]:
                 return len(emu.calls_to("setMyCommands")) >= 3 and bool(emu.calls_to("getUpdates"))
 
             steps_per_round = len(bot_flows(0, {})[1]) // (ORDERS_PER_CUSTOMER - 1)
-        child = await spawn(kind, argv, env, opts.bot_core, tmp / f"{kind}.log")
-        try:
-            with contextlib.suppress(TimeoutError):
-                await emu.wait_until(lambda: ready() or child.proc.returncode is not None, 60)
-            if not ready():
-                raise SystemExit(f"{kind} bot did not start:\n{child.tail()}")
-            result, window = await _load(kind, opts, emu, replies, child, steps_per_round)
-        finally:
-            await stop_child(child)
+        with database_on_core(opts.database_core if kind != "echo" else None):
+            child = await spawn(kind, argv, env, opts.bot_core, tmp / f"{kind}.log")
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await emu.wait_until(lambda: ready() or child.proc.returncode is not None, 60)
+                if not ready():
+                    raise SystemExit(f"{kind} bot did not start:\n{child.tail()}")
+                result, window = await _load(kind, opts, emu, replies, child, steps_per_round)
+            finally:
+                await stop_child(child)
         if kind != "echo":
             result["stages_ms"] = await stages(url, window.samples, replies.fetched)
         return result
@@ -789,7 +833,7 @@ async def run(opts: Options) -> dict[str, Any]:
         if opts.only:  # one bot alone, for quick comparisons while working on it
             runs = [await measure(opts.only, opts, Path(tmp))]
             return {"machine": describe(), "database": opts.database, "runs": runs,
-                    "customers": opts.customers, "cores": f"bot on core {opts.bot_core}",
+                    "customers": opts.customers, "cores": _cores(opts),
                     "ratio": None, "unpaced_ratio": None}  # fmt: skip
         # The two runs compared most closely go next to each other, `pairs` times over: on a
         # shared machine the speed drifts by more than the differences looked for.
@@ -806,9 +850,7 @@ async def run(opts: Options) -> dict[str, Any]:
     echo_rate = statistics.median(echoes)
     return {
         "machine": describe(),
-        "cores": (
-            f"emulator + load generator on core {opts.emu_core}, each bot on core {opts.bot_core}"
-        ),
+        "cores": _cores(opts),
         "database": opts.database,
         "customers": opts.customers,
         "ratio": round(this["updates_per_s"] / echo_rate, 3) if echo_rate else None,
@@ -816,6 +858,13 @@ async def run(opts: Options) -> dict[str, Any]:
         "unpaced_ratios": pair_ratios,
         "runs": runs,
     }
+
+
+def _cores(opts: Options) -> str:
+    where = f"emulator + load generator on core {opts.emu_core}, each bot on core {opts.bot_core}"
+    if opts.database_core is not None:
+        where += f", the PostgreSQL server on core {opts.database_core}"
+    return where
 
 
 def _fresh(tmp: str, name: str) -> Path:
@@ -859,6 +908,12 @@ def main() -> None:
     parser.add_argument(
         "--keep", action="store_true", help="keep the bots' logs and SQLite files (path on stderr)"
     )
+    parser.add_argument(
+        "--database-anywhere",
+        action="store_true",
+        help="leave a local PostgreSQL server where the scheduler puts it (by default it is "
+        "kept on the emulator's core during this bot's runs, off the bot's)",
+    )
     args = parser.parse_args()
     if args.database == "postgresql" and not args.database_url:
         parser.error("--database postgresql needs --database-url postgresql+asyncpg://...")
@@ -879,6 +934,9 @@ def main() -> None:
         only=args.only,
         keep=args.keep,
         pairs=max(1, args.pairs),
+        database_core=None
+        if args.database != "postgresql" or args.database_anywhere or len(cores) < 2
+        else cores[0],
     )
     result = asyncio.run(run(opts))
     if args.json:
