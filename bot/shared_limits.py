@@ -8,7 +8,9 @@ then sleeps until its slot, as the in-process limiter does. Key 0 is the overall
 private chats have positive ids, groups negative ones.
 
 A booking is on the path of every message, so it costs one round trip: the upsert alone, in
-autocommit, on an unlogged table (migration 0012) whose commit waits for no disk flush. A
+autocommit, on an unlogged table (migration 0012) whose commit waits for no disk flush. The
+usual message (its chat has a free slot) books its chat's bucket and the overall one in that
+one statement; only a chat that must wait books the overall slot once its wait is over. A
 database crash empties the buckets; the price is one burst of up to a bucket's tolerance.
 """
 
@@ -17,8 +19,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Row, TextClause, text
 
 from bot.ratelimit import Limits, Rate, Sleep
 from storage.db import Database, is_outage
@@ -37,6 +40,30 @@ _BOOK = text(
     ON CONFLICT (key) DO UPDATE
         SET tat = greatest(r.tat, (SELECT now FROM clock)) + :interval
     RETURNING tat - :interval - :tolerance - (SELECT now FROM clock) AS wait
+    """
+)
+# The chat's slot and, only if the chat may send now, the overall one: the common case in one
+# round trip. Both rows move in one statement on one clock reading (a CTE read twice is
+# evaluated once). Chat ids are never 0, the overall bucket's key.
+_BOOK_BOTH = text(
+    """
+    WITH clock AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS now),
+    chat AS (
+        INSERT INTO rate_slots AS r (key, tat)
+        SELECT :key, clock.now + :interval FROM clock
+        ON CONFLICT (key) DO UPDATE
+            SET tat = greatest(r.tat, (SELECT now FROM clock)) + :interval
+        RETURNING tat - :interval - :tolerance - (SELECT now FROM clock) AS wait
+    ),
+    overall AS (
+        INSERT INTO rate_slots AS r (key, tat)
+        SELECT 0, clock.now + :overall_interval FROM clock
+        WHERE (SELECT wait FROM chat) <= 0
+        ON CONFLICT (key) DO UPDATE
+            SET tat = greatest(r.tat, (SELECT now FROM clock)) + :overall_interval
+        RETURNING tat - :overall_interval - :overall_tolerance - (SELECT now FROM clock) AS wait
+    )
+    SELECT (SELECT wait FROM chat) AS chat, (SELECT wait FROM overall) AS overall
     """
 )
 _QUIET = text(
@@ -61,9 +88,24 @@ class SharedRateLimiter:
 
     async def acquire(self, chat_id: int) -> None:
         # The chat's slot first, the overall one only once the chat may send (as in
-        # `RateLimiter.acquire`: booking the overall bucket seconds ahead holds up every chat).
-        await self._wait(chat_id, self.limits.for_chat(chat_id))
-        await self._wait(OVERALL, self.limits.overall)
+        # `RateLimiter.acquire`: booking the overall bucket seconds ahead holds up every chat);
+        # a chat that may send now books both in one statement.
+        rate, overall = self.limits.for_chat(chat_id), self.limits.overall
+        params = {
+            "key": chat_id, "interval": rate.interval, "tolerance": rate.tolerance,
+            "overall_interval": overall.interval, "overall_tolerance": overall.tolerance,
+        }  # fmt: skip
+        row = await self._book(_BOOK_BOTH, params)
+        if row is None:  # no booking: this worker paces itself alone for now
+            await self._sleep(rate.interval)
+            await self._wait(OVERALL, overall)
+            return
+        chat_wait, overall_wait = row
+        if chat_wait > 0:  # the overall slot was not booked: booked once the chat may send
+            await self._sleep(chat_wait)
+            await self._wait(OVERALL, overall)
+        elif overall_wait is not None and overall_wait > 0:
+            await self._sleep(overall_wait)
 
     def penalize(self, chat_id: int | None, seconds: float) -> None:
         """Telegram said "retry after `seconds`": every worker keeps this chat (None: every
@@ -84,15 +126,22 @@ class SharedRateLimiter:
             log.warning("could not share a Telegram pause of %.1f s", seconds, exc_info=True)
 
     async def _wait(self, key: int, rate: Rate) -> None:
-        params = {"key": key, "interval": rate.interval, "tolerance": rate.tolerance}
+        row = await self._book(_BOOK, {"key": key, "interval": rate.interval,
+                                       "tolerance": rate.tolerance})  # fmt: skip
+        wait = rate.interval if row is None else row[0]
+        if wait is not None and wait > 0:
+            await self._sleep(wait)
+
+    async def _book(self, statement: TextClause, params: dict[str, float]) -> Row[Any] | None:
+        """The booking's row; None when the buckets cannot be used (said once in the log)."""
         give_up = time.monotonic() + OUTAGE_WAIT
         while True:
             try:
                 async with self.db.engine.connect() as conn:
                     await conn.execution_options(isolation_level="AUTOCOMMIT")
-                    wait = await conn.scalar(_BOOK, params)  # one statement: its own unit
+                    row = (await conn.execute(statement, params)).one()  # its own unit
                 self._alone = False
-                break
+                return row
             except Exception as exc:
                 # A message is never failed for its booking: past a restart's wait, or on an
                 # error that waiting will not cure, this worker paces itself alone for now.
@@ -101,8 +150,5 @@ class SharedRateLimiter:
                         log.warning("rate buckets unusable; pacing this worker alone",
                                     exc_info=not is_outage(exc))  # fmt: skip
                     self._alone = True
-                    wait = rate.interval
-                    break
+                    return None
                 await self._sleep(0.5)  # the database restarting: book again
-        if wait is not None and wait > 0:
-            await self._sleep(wait)

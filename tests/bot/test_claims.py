@@ -190,6 +190,35 @@ async def test_two_workers_share_one_chats_pace(db: Database, database_url: str)
         await dbs[1].dispose()
 
 
+async def test_two_workers_share_the_overall_pace_and_a_waiting_chat_holds_nobody_up(
+    db: Database, database_url: str
+):
+    """Many chats across two workers keep the bot's overall rate; a chat still waiting for
+    its own slot has booked no overall slot, so other chats go first."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("the shared buckets live in PostgreSQL")
+    dbs = [db, Database(database_url)]
+    limits = Limits(private=Rate(0.5, 1), group=Rate(1, 1), overall=Rate(10, 2))
+    try:
+        pair = [SharedRateLimiter(one, limits) for one in dbs]
+        started = time.monotonic()
+        await asyncio.gather(*(pair[i % 2].acquire(1000 + i) for i in range(12)))
+        # 2 at once (the burst), then 10 more at 0.1 s each, though every chat was free.
+        assert time.monotonic() - started >= 0.9
+        chats = range(2000, 2005)
+        await asyncio.gather(*(pair[0].acquire(chat) for chat in chats))
+        await asyncio.sleep(0.5)  # the overall bucket has room again
+        # Their next slots are over a second away: waiting, they must take no overall slot.
+        waiting = [asyncio.create_task(pair[1].acquire(chat)) for chat in chats]
+        await asyncio.sleep(0.1)
+        started = time.monotonic()
+        await pair[0].acquire(OTHER)
+        assert time.monotonic() - started < 0.2
+        await asyncio.gather(*waiting)
+    finally:
+        await dbs[1].dispose()
+
+
 async def test_a_worker_started_while_the_database_restarts_waits_for_it(monkeypatch):
     """A supervisor starts a killed worker again at once; if the database is restarting
     then, start-up waits for it instead of exiting (the chaos run met this)."""

@@ -338,7 +338,9 @@ async def test_a_booking_that_fails_does_not_fail_the_message(
     "cannot switch to state …") used to fail the message for good. It is paced alone now."""
     ann = users[0]
     ids = await queue(db, clock, *(message(ann.id, f"m{n}") for n in range(3)))
-    monkeypatch.setattr(shared_limits, "_BOOK", text("SELECT no_such_column FROM rate_slots"))
+    broken = text("SELECT no_such_column FROM rate_slots")
+    monkeypatch.setattr(shared_limits, "_BOOK", broken)
+    monkeypatch.setattr(shared_limits, "_BOOK_BOTH", broken)
     sleeps: list[float] = []
 
     async def sleep(seconds: float) -> None:
