@@ -116,6 +116,7 @@ class OutboxWorker:
         self.worker_id = worker_id or uuid.uuid4().hex[:12]
         self.group = GroupWriter(db)  # claims and "sent" marks of many chats share a commit
         self._wake = asyncio.Event()
+        self._wakes = 0  # how often wake() was called: a drain's end tells if it missed one
         self._stopping = False
         self._busy: set[int] = set()  # chats with a task draining them
         self._crowded = False  # the last look found more due chats than free slots
@@ -128,6 +129,7 @@ class OutboxWorker:
 
     def wake(self) -> None:
         """New rows were committed: look now instead of at the next poll tick."""
+        self._wakes += 1
         self._wake.set()
 
     async def run(self) -> None:
@@ -210,6 +212,7 @@ class OutboxWorker:
         While other chats wait for a slot, a chat gives its slot up after each row: a customer
         who answers at once would otherwise keep it for good while others wait behind.
         """
+        drained = False  # nothing left to claim, and no wake() since that was known
         try:
             # The first row's rate slot before its claim, not after (the look found it due): a
             # worker killed between a claim and its call leaves the row "in doubt", never sent
@@ -218,15 +221,27 @@ class OutboxWorker:
             paid = True
             await self.limiter.acquire(chat_id)
             while not self._stopping:
+                wakes = self._wakes
                 row = await self._next(chat_id)
-                if row is None or not await self._send(row, paid=paid) or self._crowded:
+                if row is None:
+                    drained = self._wakes == wakes
+                    return
+                if not await self._send(row, paid=paid) or self._crowded:
+                    return
+                if row.more is False and self._wakes == wakes:
+                    drained = True  # no row followed it, none committed since: no claim
                     return
                 paid = False
         except Exception:
             log.exception("outbox delivery for chat %s failed", chat_id)
         finally:
             self._busy.discard(chat_id)
-            self._wake.set()
+            # Look again unless nothing can be waiting for it: a row committed while this
+            # chat was busy was left out of the look its wake() caused, and chats left
+            # without a slot wait for this one. A drained chat in a quiet outbox saves the
+            # look (one statement per message at a steady pace).
+            if not drained or self._crowded:
+                self._wake.set()
 
     async def _next(self, chat_id: int) -> OutboxRow | None:
         """The chat's head row, claimed, once it is due; in-doubt rows are failed on the way.

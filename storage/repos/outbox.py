@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Boolean, and_, bindparam, func, insert, literal_column, or_, select, update
 
 from storage.domain import OutboxStatus as S
 from storage.models import BlockedChat, Outbox
@@ -45,6 +45,8 @@ class OutboxRow:
     last_message_id: int | None
     coalesce_key: str | None = None
     created_at: datetime | None = None
+    # Set by a claim: whether another pending row of the chat followed it then (None: unknown).
+    more: bool | None = None
 
     def due(self, now: datetime) -> bool:
         return self.next_attempt_at is None or self.next_attempt_at <= now
@@ -55,7 +57,7 @@ NewMessage = tuple[int, int | None, dict[str, Any]]
 
 _t = Outbox.__table__
 _b = BlockedChat.__table__
-_COLUMNS = tuple(_t.c[name] for name in OutboxRow.__slots__)
+_COLUMNS = tuple(_t.c[name] for name in OutboxRow.__slots__ if name != "more")
 _NOW = bindparam("now", type_=_t.c.next_attempt_at.type)
 _UNTIL = bindparam("until", type_=_t.c.lease_until.type)
 _UNSENT = _t.c.status.in_((S.PENDING, S.SENDING))
@@ -78,6 +80,17 @@ class _Lookups:
     claim_heads: Any
 
 
+# Whether a pending row of the same chat follows the one claimed: if not, and nothing was
+# committed since, the worker need not claim again to learn that the chat is done. Written
+# out: SQLAlchemy renders SQLite's RETURNING columns unqualified, the subquery's too, which
+# would compare the later row with itself.
+_MORE = literal_column(
+    "EXISTS (SELECT 1 FROM outbox AS later WHERE later.chat_id = outbox.chat_id"
+    f" AND later.id > outbox.id AND later.status = '{S.PENDING.value}')",
+    Boolean,
+).label("more")
+
+
 def _lookups(array: bool) -> _Lookups:
     head_ids = (
         select(func.min(_t.c.id))
@@ -95,7 +108,7 @@ def _lookups(array: bool) -> _Lookups:
         claim_heads=update(_t)
         .where(_t.c.id.in_(head_ids), _t.c.status == S.PENDING, _DUE, _t.c.chat_id.not_in(blocked))
         .values(status=S.SENDING, claimed_by=bindparam("worker"), lease_until=_UNTIL)
-        .returning(*_COLUMNS),
+        .returning(*_COLUMNS, _MORE),
     )
 
 

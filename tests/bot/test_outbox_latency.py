@@ -3,6 +3,8 @@ and looking for it does not queue behind the database's writers (bench/latency_b
 
 import asyncio
 
+import pytest
+
 from bot.emulator import Emulator
 from bot.emulator.state import SimUser
 from dialogs.clock import FrozenClock
@@ -38,6 +40,43 @@ async def test_a_row_committed_while_its_chat_is_being_sent_to_follows_without_a
         await worker.stop()
         await running
     assert texts(emu, ann) == ["first", "second"]
+
+
+@pytest.mark.parametrize("first", [["first"], ["first", "and more"]])
+async def test_a_row_committed_as_its_chats_task_ends_follows_without_a_poll(
+    db: Database,
+    emu: Emulator,
+    users: list[SimUser],  # noqa: F811
+    clock: FrozenClock,  # noqa: F811
+    make_worker,  # noqa: F811
+    first: list[str],
+) -> None:
+    """The chat's task sent the last row its claim knew of, and the next turn's row is
+    committed (its wake() looks, skipping the still busy chat) before the task has ended: the
+    task must claim again. Only a task that saw no wake() since its claim may end without."""
+    ann = users[0]
+    worker = make_worker(poll_interval=POLL)
+    send = worker._send
+    late: list[int] = []
+
+    async def send_then_commit(row, *, paid=False):  # type: ignore[no-untyped-def]
+        go_on = await send(row, paid=paid)
+        if len(emu.sent_messages(ann)) == len(first) and not late:
+            late.extend(await queue(db, clock, message(ann.id, "late")))
+            worker.wake()
+            await asyncio.sleep(0.05)  # the wake's look runs while the chat is still busy
+        return go_on
+
+    worker._send = send_then_commit  # type: ignore[method-assign]
+    running = asyncio.create_task(worker.run())
+    try:
+        await queue(db, clock, *(message(ann.id, text) for text in first))
+        worker.wake()
+        await emu.wait_for_messages(ann, len(first) + 1, timeout=2)
+    finally:
+        await worker.stop()
+        await running
+    assert late and texts(emu, ann) == [*first, "late"]
 
 
 async def test_looking_for_due_rows_does_not_wait_for_a_writer(
