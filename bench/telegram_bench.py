@@ -854,7 +854,7 @@ async def run(opts: Options) -> dict[str, Any]:
         "database": opts.database,
         "customers": opts.customers,
         "ratio": round(this["updates_per_s"] / echo_rate, 3) if echo_rate else None,
-        "unpaced_ratio": statistics.median(pair_ratios) if pair_ratios else None,
+        "unpaced_ratio": round(statistics.median(pair_ratios), 3) if pair_ratios else None,
         "unpaced_ratios": pair_ratios,
         "runs": runs,
     }
