@@ -63,7 +63,7 @@ def card_text(texts: Texts, locale: str, card: CaseCard, answer_by: datetime | N
 
 def _why(texts: Texts, locale: str, card: CaseCard) -> str:
     """Why a person decides, in the agents' words: the policy's own explanation (what the
-    customer was told), else the rules that sent it."""
+    customer was told, less its promise of a date), else the rules that sent it."""
     if card.case.outcome != "needs_agent" or not card.explanation_key:
         return ""
     values = dict(card.explanation_values)
@@ -71,6 +71,9 @@ def _why(texts: Texts, locale: str, card: CaseCard) -> str:
         if isinstance(value, str) and len(value) >= 19 and value[4:5] == "-" and "T" in value:
             with contextlib.suppress(ValueError):
                 values[key] = datetime.fromisoformat(value)
+    # Without the promise made to the customer ("you will have our decision by …"): the card
+    # has a line of its own for the deadline, and speaks to agents.
+    values["deadline"] = None
     try:
         return texts.plain(locale, card.explanation_key, **values)
     except Exception:  # an explanation of an older version: its rule ids say enough

@@ -79,6 +79,7 @@ async def test_a_case_for_a_person_is_relayed_both_ways_and_approved(emulator, s
         card = desk.card(topic)
         assert "MacBook Air" in card.text and "*******0123" in card.text  # phone: last four
         assert "转人工原因：" in card.text and "首次答复截止" in card.text
+        assert "告诉您处理结果" not in card.text  # the customer's promise: not said to agents
         assert "+447700900123" not in desk.texts()
         # The evidence follows the card.
         await desk.wait(lambda: any(m.media_kind == "photo" for m in desk.messages(topic)))
