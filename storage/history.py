@@ -138,7 +138,8 @@ class _Maker:
         category = categories[i % len(categories)]
         price = Decimal(self.rng.choice((39, 89, 129, 199, 299, 599, 1299, 3999))).quantize(
             Decimal("0.01"))  # fmt: skip
-        return f"SKU-{i:04d}", f"示例商品 {i:04d}（{category}）", category, price
+        # The category is a column of its own (the reports name it in their language).
+        return f"SKU-{i:04d}", f"示例商品 {i:04d}", category, price
 
     def moment(self) -> datetime:
         """Somewhere in the two years, more often lately and on weekdays."""
