@@ -30,42 +30,32 @@ log = logging.getLogger(__name__)
 OVERALL = 0
 OUTAGE_WAIT = 30.0  # seconds a booking waits for the database before pacing alone
 
-# The slot: the bucket's arrival time less its burst tolerance, never before now; the bucket
-# moves on by one interval from its arrival time (or from now, after a quiet spell).
-_BOOK = text(
-    """
-    WITH clock AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS now)
-    INSERT INTO rate_slots AS r (key, tat)
-    SELECT :key, clock.now + :interval FROM clock
-    ON CONFLICT (key) DO UPDATE
-        SET tat = greatest(r.tat, (SELECT now FROM clock)) + :interval
-    RETURNING tat - :interval - :tolerance - (SELECT now FROM clock) AS wait
-    """
-)
+_CLOCK = "WITH clock AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS now)"
+
+
+def _booking(key: str, interval: str, tolerance: str, when: str = "") -> str:
+    """The upsert that books a bucket's slot: the bucket's arrival time less its burst
+    tolerance, never before now; the bucket moves on by one interval from its arrival time
+    (or from now, after a quiet spell). Returns the seconds to wait as `wait`."""
+    return f"""
+        INSERT INTO rate_slots AS r (key, tat)
+        SELECT {key}, clock.now + {interval} FROM clock {when}
+        ON CONFLICT (key) DO UPDATE
+            SET tat = greatest(r.tat, (SELECT now FROM clock)) + {interval}
+        RETURNING tat - {interval} - {tolerance} - (SELECT now FROM clock) AS wait"""
+
+
+_BOOK = text(f"{_CLOCK} {_booking(':key', ':interval', ':tolerance')}")
 # The chat's slot and, only if the chat may send now, the overall one: the common case in one
 # round trip. Both rows move in one statement on one clock reading (a CTE read twice is
 # evaluated once). Chat ids are never 0, the overall bucket's key.
 _BOOK_BOTH = text(
-    """
-    WITH clock AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS now),
-    chat AS (
-        INSERT INTO rate_slots AS r (key, tat)
-        SELECT :key, clock.now + :interval FROM clock
-        ON CONFLICT (key) DO UPDATE
-            SET tat = greatest(r.tat, (SELECT now FROM clock)) + :interval
-        RETURNING tat - :interval - :tolerance - (SELECT now FROM clock) AS wait
-    ),
-    overall AS (
-        INSERT INTO rate_slots AS r (key, tat)
-        SELECT 0, clock.now + :overall_interval FROM clock
-        WHERE (SELECT wait FROM chat) <= 0
-        ON CONFLICT (key) DO UPDATE
-            SET tat = greatest(r.tat, (SELECT now FROM clock)) + :overall_interval
-        RETURNING tat - :overall_interval - :overall_tolerance - (SELECT now FROM clock) AS wait
-    )
-    SELECT (SELECT wait FROM chat) AS chat, (SELECT wait FROM overall) AS overall
-    """
-)
+    f"""{_CLOCK},
+    chat AS ({_booking(":key", ":interval", ":tolerance")}),
+    overall AS ({_booking("0", ":overall_interval", ":overall_tolerance",
+                          "WHERE (SELECT wait FROM chat) <= 0")})
+    SELECT (SELECT wait FROM chat) AS chat, (SELECT wait FROM overall) AS overall"""
+)  # fmt: skip
 _QUIET = text(
     """
     INSERT INTO rate_slots AS r (key, tat)
@@ -96,11 +86,8 @@ class SharedRateLimiter:
             "overall_interval": overall.interval, "overall_tolerance": overall.tolerance,
         }  # fmt: skip
         row = await self._book(_BOOK_BOTH, params)
-        if row is None:  # no booking: this worker paces itself alone for now
-            await self._sleep(rate.interval)
-            await self._wait(OVERALL, overall)
-            return
-        chat_wait, overall_wait = row
+        # No booking: this worker paces itself alone for now, as if the chat had to wait.
+        chat_wait, overall_wait = (rate.interval, None) if row is None else row
         if chat_wait > 0:  # the overall slot was not booked: booked once the chat may send
             await self._sleep(chat_wait)
             await self._wait(OVERALL, overall)
