@@ -336,19 +336,29 @@ class Batcher:
     No waiting is added: the first job starts a batch at once; jobs arriving while that batch's
     transaction runs form the next one. Quiet times give batches of one, busy times bigger
     ones. Callers guarantee one job per lane at a time (the processor does).
+
+    `parallel` batches may run at once, each in its own transaction: while one waits for the
+    database the next is handled. Their lanes differ, so they touch different customers' rows
+    (two workers do the same). SQLite has one writer and runs its statements on the event
+    loop's thread: one batch at a time there.
     """
 
-    def __init__(self, work: Work, max_batch: int = 64) -> None:
+    def __init__(self, work: Work, max_batch: int = 64, parallel: int = 1) -> None:
         self.work = work
         self.max_batch = max_batch
+        self.parallel = max(1, parallel)
         self._pending: list[tuple[Job, asyncio.Future[list[Outgoing]]]] = []
-        self._task: asyncio.Task[None] | None = None
+        self._running = 0
+        self._tasks: set[asyncio.Task[None]] = set()  # kept referenced while they run
 
     async def submit(self, job: Job) -> list[Outgoing]:
         future: asyncio.Future[list[Outgoing]] = asyncio.get_running_loop().create_future()
         self._pending.append((job, future))
-        if self._task is None:
-            self._task = asyncio.create_task(self._drain())
+        if self._running < self.parallel:
+            self._running += 1
+            task = asyncio.create_task(self._drain())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         return await future
 
     async def _drain(self) -> None:
@@ -359,7 +369,7 @@ class Batcher:
                 del self._pending[: self.max_batch]
                 await self._run(batch)
         finally:
-            self._task = None
+            self._running -= 1  # here, not in a done callback: a job queued now starts one
 
     async def _run(self, batch: list[tuple[Job, asyncio.Future[list[Outgoing]]]]) -> None:
         try:

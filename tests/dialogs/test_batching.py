@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
-from dialogs.events import Event, Reply
+from dialogs.events import Event, Outgoing, Reply
 from dialogs.work import Batcher, CustomerInput, Job
 from storage.db import Database
 from storage.models import Conversation, Inbox, Outbox
@@ -81,3 +81,41 @@ async def test_an_update_finished_elsewhere_is_not_done_twice(service: Service, 
     async with db.read() as s:
         assert set(await s.scalars(select(Conversation.chat_id))) == {202}
         assert set(await s.scalars(select(Outbox.chat_id))) == {202}
+
+
+async def test_with_two_at_once_a_second_batch_runs_while_the_first_waits(
+    service: Service, db: Database
+):
+    release = asyncio.Event()
+    original = service.work.run_many
+    first_lanes: list[int] = []
+
+    async def slow_first(jobs):
+        if not first_lanes:
+            first_lanes.extend(j.lane for j in jobs)
+            await release.wait()  # the first batch waits, as for a slow database
+        return await original(jobs)
+
+    service.work.run_many = slow_first  # type: ignore[method-assign]
+    batcher = Batcher(service.work, parallel=2)
+    first = asyncio.create_task(batcher.submit(await stored_start(db, 301)))
+    await asyncio.sleep(0.01)
+    later = [await stored_start(db, 302), await stored_start(db, 303)]
+    done = await asyncio.wait_for(asyncio.gather(*(batcher.submit(j) for j in later)), 5)
+    assert all(any(isinstance(o, Reply) for o in out) for out in done)
+    assert first_lanes == [301] and not first.done()
+    release.set()
+    assert any(isinstance(o, Reply) for o in await asyncio.wait_for(first, 5))
+
+
+async def test_a_job_submitted_as_its_batch_ends_is_handled(service: Service, db: Database):
+    # The customer's next input comes the moment the previous answer is handed back, before
+    # the finished batch's task is gone: it must start a batch of its own, not wait forever.
+    batcher = Batcher(service.work, parallel=1)
+    jobs = [await stored_start(db, 400 + n) for n in range(3)]
+
+    async def one_after_another() -> list[list[Outgoing]]:
+        return [await batcher.submit(job) for job in jobs]
+
+    for out in await asyncio.wait_for(one_after_another(), 5):
+        assert any(isinstance(o, Reply) for o in out)
