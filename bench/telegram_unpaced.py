@@ -46,7 +46,7 @@ def count_statements(path: str) -> None:
 
     @event.listens_for(Engine, "before_cursor_execute")
     def count(conn, cursor, statement, parameters, context, executemany) -> None:
-        counts[re.sub(r"\s+", " ", statement)[:90]] += 1
+        counts[re.sub(r"\s+", " ", statement)[:90] + " …" + statement[-60:]] += 1
 
     @event.listens_for(Engine, "commit")
     def commits(conn) -> None:

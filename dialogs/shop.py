@@ -21,7 +21,6 @@ from storage.views import (
     NewQuestion,
     OrderView,
     SurveyView,
-    TimerView,
 )
 
 
@@ -94,9 +93,11 @@ class ShopPort(Protocol):
         case_id: int | None = None,
         chat_id: int | None = None,
         payload: dict[str, Any] | None = None,
-    ) -> int: ...
+    ) -> None: ...
     async def cancel_timers(self, case_id: int, kinds: list[str], now: datetime) -> None: ...
-    async def timers_of(self, case_id: int) -> list[TimerView]: ...
+    async def running_clocks(self, case_id: int) -> dict[str, datetime]:
+        """The case's clocks still running: kind -> when it falls due (the soonest)."""
+        ...
 
     # the satisfaction survey, one per closed case
     async def ask_survey(self, case_id: int, now: datetime, agent_user_id: int | None = None

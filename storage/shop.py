@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.domain import Actor, CaseKind, CaseStatus, Outcome
+from storage.fresh import FreshCases, new_case_view, new_question_view
 from storage.report_figures import PeriodFigures
 from storage.repos import (
     AgentRepo,
@@ -24,7 +25,9 @@ from storage.repos import (
     SurveyRepo,
     TimerRepo,
 )
+from storage.repos.cases import event_row
 from storage.repos.reports import ReportRepo
+from storage.repos.timers import timer_row
 from storage.views import (
     CaseCard,
     CaseEventView,
@@ -35,7 +38,6 @@ from storage.views import (
     NewQuestion,
     OrderView,
     SurveyView,
-    TimerView,
 )
 
 
@@ -52,8 +54,21 @@ class StorageShop:
         self.surveys = SurveyRepo(session)
         self.reports = ReportRepo(session)
         # Orders read ahead for a batch's turns (`read_ahead_orders`), by id: each is served
-        # once, and all are dropped once this unit writes a case (claims may have changed).
+        # once, and a customer's are dropped once this unit writes one of their cases (the
+        # count of their claims may have changed).
         self._read_ahead: dict[int, tuple[datetime, tuple[OrderView | None, int]]] = {}
+        self._fresh = FreshCases()
+        # Case events and timers written by this unit's turns, sent by `flush`: one statement
+        # each when the unit ends, or before something reads them.
+        self._events: list[dict[str, Any]] = []
+        self._timers: list[dict[str, Any]] = []
+
+    async def flush(self) -> None:
+        """Write the held case events and timers."""
+        events, self._events = self._events, []
+        timers, self._timers = self._timers, []
+        await self.case_repo.insert_events(events)
+        await self.timers.add_many(timers)
 
     # --- customers and identification ---------------------------------------------------------
 
@@ -123,7 +138,7 @@ class StorageShop:
         return await self.case_repo.views_for_customer(customer_id, limit)
 
     async def case(self, case_id: int) -> CaseView | None:
-        return await self.case_repo.view(case_id)
+        return self._fresh.view(case_id) or await self.case_repo.view(case_id)
 
     async def open_case_for_item(self, item_id: int) -> CaseView | None:
         return await self.case_repo.open_for_item(item_id)
@@ -132,9 +147,9 @@ class StorageShop:
         return await self.evidence.used_elsewhere(file_unique_ids)
 
     async def create_case(self, case: NewCase, now: datetime) -> CaseView:
-        self._read_ahead.clear()
+        self._claims_changed(case.customer_id)
         handed_over = now if case.outcome == Outcome.NEEDS_AGENT else None
-        case_id = await self.case_repo.create(
+        case_id, case_no = await self.case_repo.create(
             now=now,
             tz=self.tz,
             kind=CaseKind.REQUEST.value,
@@ -166,16 +181,12 @@ class StorageShop:
                      "conditions": case.conditions, "evidence": len(case.evidence),
                      **({"details": case.details} if case.details else {})}  # fmt: skip
         decided = {"outcome": case.outcome, "rules": case.rules, "status": case.status}
-        await self.case_repo.add_events(
-            case_id, [(Actor.CUSTOMER, "submitted", submitted), (Actor.BOT, "decided", decided)],
-            now,
-        )  # fmt: skip
-        view = await self.case_repo.view(case_id)
-        assert view is not None
-        return view
+        self._events += [event_row(case_id, Actor.CUSTOMER, "submitted", submitted, now),
+                         event_row(case_id, Actor.BOT, "decided", decided, now)]  # fmt: skip
+        return self._fresh.add(new_case_view(case_id, case_no, case, now, handed_over))
 
     async def create_question(self, question: NewQuestion, now: datetime) -> CaseView:
-        case_id = await self.case_repo.create(
+        case_id, case_no = await self.case_repo.create(
             now=now,
             tz=self.tz,
             kind=CaseKind.QUESTION.value,
@@ -187,10 +198,10 @@ class StorageShop:
             handed_over_at=now,
             locale=question.locale,
         )
-        await self.case_repo.add_events(case_id, [(Actor.CUSTOMER, "asked", {})], now)
-        view = await self.case_repo.view(case_id)
-        assert view is not None
-        return view
+        self._events.append(event_row(case_id, Actor.CUSTOMER, "asked", {}, now))
+        view = new_question_view(case_id, case_no, question, now, CaseStatus.PENDING_REVIEW.value,
+                                 Outcome.NEEDS_AGENT.value)  # fmt: skip
+        return self._fresh.add(view)
 
     async def case_by_no(self, case_no: str) -> CaseView | None:
         return await self.case_repo.view_by_no(case_no)
@@ -204,37 +215,42 @@ class StorageShop:
 
     async def hand_over(self, case_id: int, now: datetime) -> CaseView | None:
         """The case goes to a person (if it is not with one already); its view after."""
-        self._read_ahead.clear()
-        found = await self.case_repo.view(case_id)
-        version = await self.case_repo.version(case_id)
-        if found is None or version is None:
+        found = await self.case(case_id)
+        if found is None:
             return None
         if found.handed_over_at is None:
-            await self.case_repo.change(case_id, version, now, handed_over_at=now)
-            found = await self.case_repo.view(case_id)
+            found = await self.update_case(case_id, now, handed_over_at=now)
         return found
 
     async def add_case_event(
         self, case_id: int, actor: str, kind: str, data: dict[str, Any], now: datetime,
         actor_id: int | None = None,
     ) -> None:  # fmt: skip
-        await self.case_repo.add_events(case_id, [(actor, kind, data)], now, actor_id)
+        self._events.append(event_row(case_id, actor, kind, data, now, actor_id))
 
     async def case_events(self, case_id: int) -> list[CaseEventView]:
+        await self.flush()
         return [CaseEventView(e.at, e.actor, e.actor_id, e.kind, dict(e.data or {}))
                 for e in await self.case_repo.events(case_id)]  # fmt: skip
 
     async def update_case(self, case_id: int, now: datetime, **values: Any) -> CaseView:
         """Change the case as it stands now (versioned: a concurrent writer makes the unit
         fail and be redone); its view after."""
-        self._read_ahead.clear()
-        version = await self.case_repo.version(case_id)
+        version = self._fresh.version(case_id) or await self.case_repo.version(case_id)
         if version is None:
             raise LookupError(f"no case {case_id}")
-        await self.case_repo.change(case_id, version, now, **values)
-        view = await self.case_repo.view(case_id)
+        changed = await self.case_repo.change(case_id, version, now, **values)
+        view = self._fresh.changed(case_id, changed, values) or await self.case_repo.view(case_id)
         assert view is not None
+        self._claims_changed(view.customer_id)
         return view
+
+    def _claims_changed(self, customer_id: int) -> None:
+        self._read_ahead = {
+            order_id: (since, (order, claims))
+            for order_id, (since, (order, claims)) in self._read_ahead.items()
+            if order is None or order.customer_id != customer_id
+        }
 
     async def add_evidence(self, case_id: int, files: list[dict[str, Any]], now: datetime) -> None:
         await self.evidence.add_many(case_id, files, now)
@@ -293,16 +309,24 @@ class StorageShop:
         case_id: int | None = None,
         chat_id: int | None = None,
         payload: dict[str, Any] | None = None,
-    ) -> int:
-        return await self.timers.add(
-            kind, due_at, now=now, case_id=case_id, chat_id=chat_id, payload=payload
-        )
+    ) -> None:
+        self._timers.append(timer_row(kind, due_at, now, case_id, chat_id, payload))
+        self._fresh.started(case_id, kind, due_at)
 
     async def cancel_timers(self, case_id: int, kinds: list[str], now: datetime) -> None:
+        await self.flush()
         await self.timers.cancel(case_id, kinds, now)
+        self._fresh.cancelled(case_id, kinds)
 
-    async def timers_of(self, case_id: int) -> list[TimerView]:
-        return await self.timers.pending(case_id)
+    async def running_clocks(self, case_id: int) -> dict[str, datetime]:
+        clocks = self._fresh.clocks(case_id)
+        if clocks is not None:
+            return clocks
+        await self.flush()
+        running: dict[str, datetime] = {}
+        for timer in await self.timers.pending(case_id):  # soonest first
+            running.setdefault(timer.kind, timer.due_at)
+        return running
 
     # --- the satisfaction survey -------------------------------------------------------------
 
@@ -321,4 +345,5 @@ class StorageShop:
     # --- reports ------------------------------------------------------------------------------
 
     async def report_figures(self, start: datetime, end: datetime) -> PeriodFigures:
+        await self.flush()
         return await self.reports.report_figures(start, end)

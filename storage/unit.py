@@ -2,10 +2,10 @@
 cases written and messages queued — all committed together, or none of it.
 
 What a batch of inputs writes alike (conversation saves, outgoing messages, finished inbox
-rows) is held back and written with one statement each when the unit finishes; that is what
-lets many customers' turns share one commit. Errors come out as `Conflict` (somebody else
-changed a row this unit read: redo it) or `AlreadyDone` (another worker finished the input),
-never as SQLAlchemy's own.
+rows; case events and timers, `StorageShop.flush`) is held back and written with one
+statement each when the unit finishes; that is what lets many customers' turns share one
+commit. Errors come out as `Conflict` (somebody else changed a row this unit read: redo it)
+or `AlreadyDone` (another worker finished the input), never as SQLAlchemy's own.
 """
 
 from __future__ import annotations
@@ -120,6 +120,7 @@ class Unit:
     async def finish(self) -> None:
         """Write what was held back (one statement each)."""
         writes = self._writes
+        await self.shop.flush()
         await self._conversations.save_many(writes.saves)
         await OutboxRepo(self.session).add_many(writes.messages, self.now)
         if writes.inbox:

@@ -47,9 +47,9 @@ async def start_answer_clock(
     deadline = policy.sla_deadline("first_reply", now)
     if deadline is None:
         return None
-    existing = [t for t in await shop.timers_of(case_id) if t.kind == FIRST_RESPONSE]
-    if existing:
-        return existing[0].due_at
+    existing = (await shop.running_clocks(case_id)).get(FIRST_RESPONSE)
+    if existing is not None:
+        return existing
     await shop.start_timer(FIRST_RESPONSE, deadline, now, case_id=case_id, chat_id=chat_id)
     if writer.info.enabled:
         await shop.start_timer(HALF_TIME, now + (deadline - now) / 2, now, case_id=case_id,

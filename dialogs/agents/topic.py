@@ -106,8 +106,7 @@ class TopicWriter:
         return " ".join(links)
 
     async def answer_by(self, case_id: int) -> datetime | None:
-        timers = [t for t in await self.shop.timers_of(case_id) if t.kind == FIRST_RESPONSE]
-        return timers[0].due_at if timers else None
+        return (await self.shop.running_clocks(case_id)).get(FIRST_RESPONSE)
 
     # --- the customer's messages --------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from dialogs.lifecycle import carriers
 from dialogs.lifecycle import clocks as lc
 from dialogs.lifecycle.machine import CANCELLABLE, ENDED, FINISHED, path_of
 from storage.domain import CaseStatus, Service
-from storage.views import CaseEventView, CaseView, TimerView
+from storage.views import CaseEventView, CaseView
 
 from .logistics import by_pickup
 from .turn import Turn
@@ -104,8 +104,7 @@ async def _entry(turn: Turn, case: CaseView) -> Entry:
         return Entry(case, moments[-1:])
     if case.status in FINISHED:  # the shop's part is done: the case closes next
         return Entry(case, moments)
-    timers = await turn.shop.timers_of(case.id)
-    what, due = next_step(turn, case, timers)
+    what, due = next_step(turn, case, await turn.shop.running_clocks(case.id))
     pickup = case.details.get("pickup") or {}
     day = date.fromisoformat(pickup["day"]) if isinstance(pickup.get("day"), str) else None
     return Entry(case, moments, what, due, day, pickup.get("window"))
@@ -127,10 +126,9 @@ def _moment(event: CaseEventView, turn: Turn) -> Moment:
     return Moment(event.kind, event.at, shown)
 
 
-def next_step(turn: Turn, case: CaseView, timers: list[TimerView]
+def next_step(turn: Turn, case: CaseView, due: dict[str, datetime]
               ) -> tuple[str | None, datetime | None]:  # fmt: skip
-    """What happens next to the case, and by when (its pending clock's due time)."""
-    due = {t.kind: t.due_at for t in timers}
+    """What happens next to the case, and by when (`due`: its running clocks)."""
     status = case.status
     if case.kind != "request":
         return "answer", due.get(FIRST_RESPONSE)

@@ -104,9 +104,9 @@ async def start_review(shop: ShopPort, policy: Policy, case: CaseView, now: date
     per case; a case already decided has none). When it is due."""
     if case.kind != "request" or case.status not in WAITING_FOR[REVIEW]:
         return None
-    live = [t for t in await shop.timers_of(case.id) if t.kind == REVIEW]
-    if live:
-        return live[0].due_at
+    live = (await shop.running_clocks(case.id)).get(REVIEW)
+    if live is not None:
+        return live
     due = policy.sla_deadline(REVIEW, now)
     if due is not None:
         await shop.start_timer(REVIEW, due, now, case_id=case.id, chat_id=case.chat_id)

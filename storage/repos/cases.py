@@ -79,20 +79,16 @@ class CaseRepo(Repo):
         number = (await self.session.execute(stmt)).scalar_one()
         return f"AS-{day}-{number:04d}"
 
-    async def create(self, *, now: datetime, tz: str, **fields: Any) -> int:
-        """A new case numbered for `now` in the shop's time zone `tz`; its id."""
-        values = {
-            "case_no": await self.next_case_no(now, tz),
-            "created_at": now,
-            "updated_at": now,
-            "version": 1,
-            **fields,
-        }
-        result = await self.session.execute(insert(_cases).values(**values).returning(_cases.c.id))
-        return int(result.scalar_one())
+    async def create(self, *, now: datetime, tz: str, **fields: Any) -> tuple[int, str]:
+        """A new case numbered for `now` in the shop's time zone `tz`: its id and number."""
+        case_no = await self.next_case_no(now, tz)
+        values = {"case_no": case_no, "created_at": now, "updated_at": now, "version": 1,
+                  **_columns(fields)}  # fmt: skip
+        result = await self.session.execute(_INSERT, values)
+        return int(result.scalar_one()), case_no
 
     async def view(self, case_id: int) -> CaseView | None:
-        row = (await self.session.execute(_VIEWS.where(_cases.c.id == case_id))).first()
+        row = (await self.session.execute(_VIEW_BY_ID, {"b_id": case_id})).first()
         return _view(row) if row is not None else None
 
     async def view_by_no(self, case_no: str) -> CaseView | None:
@@ -205,29 +201,27 @@ class CaseRepo(Repo):
     async def change(self, case_id: int, version: int, now: datetime, **values: Any) -> int:
         """Set columns of the case as read at `version`; the new version. StaleDataError if
         somebody changed it meanwhile (the agent and the customer cannot both win)."""
-        result = await self.session.execute(
-            update(_cases)
-            .where(_cases.c.id == case_id, _cases.c.version == version)
-            .values(**values, updated_at=now, version=version + 1)
-        )
+        params = {**_columns(values), "updated_at": now, "version": version + 1, "b_id": case_id,
+                  "b_version": version}  # fmt: skip
+        result = await self.session.execute(_CHANGE, params)
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise StaleDataError(f"case {case_id} changed since version {version}")
         return version + 1
 
     async def version(self, case_id: int) -> int | None:
-        return await self.session.scalar(select(_cases.c.version).where(_cases.c.id == case_id))
+        return await self.session.scalar(_VERSION, {"b_id": case_id})
 
     async def add_events(
         self, case_id: int, events: Sequence[tuple[str, str, dict[str, Any]]], at: datetime,
         actor_id: int | None = None,
     ) -> None:  # fmt: skip
         """(actor, kind, data) rows of the audit trail, in one statement."""
-        if events:
-            rows = [
-                {"b_case_id": case_id, "b_at": at, "b_actor": actor, "b_actor_id": actor_id,
-                 "b_kind": kind, "b_data": data}
-                for actor, kind, data in events
-            ]  # fmt: skip
+        await self.insert_events([event_row(case_id, actor, kind, data, at, actor_id)
+                                  for actor, kind, data in events])  # fmt: skip
+
+    async def insert_events(self, rows: list[dict[str, Any]]) -> None:
+        """Rows made by `event_row`, of any cases, in one statement."""
+        if rows:
             await self.session.execute(_ADD_EVENT, rows)
 
     async def events(self, case_id: int) -> Sequence[CaseEvent]:
@@ -243,6 +237,31 @@ class CaseRepo(Repo):
         return await self.session.get(Case, case_id)
 
 
+def event_row(case_id: int, actor: str, kind: str, data: dict[str, Any], at: datetime,
+              actor_id: int | None = None) -> dict[str, Any]:  # fmt: skip
+    """One row of the audit trail, as `CaseRepo.insert_events` takes it."""
+    return {"b_case_id": case_id, "b_at": at, "b_actor": actor, "b_actor_id": actor_id,
+            "b_kind": kind, "b_data": data}  # fmt: skip
+
+
+def _columns(values: dict[str, Any]) -> dict[str, Any]:
+    """`values`, checked to name columns: the prebuilt statements take their columns from
+    the parameters and would pass over a misspelt one without a word."""
+    unknown = values.keys() - _NAMES
+    if unknown:
+        raise ValueError(f"no such case columns: {sorted(unknown)}")
+    return values
+
+
+_NAMES = frozenset(_cases.c.keys())
+# Built once: the hot statements' construction costs more than their execution on a busy bot.
+_INSERT = insert(_cases).returning(_cases.c.id)  # the columns are the parameters' keys
+_VIEW_BY_ID = _VIEWS.where(_cases.c.id == bindparam("b_id"))
+_VERSION = select(_cases.c.version).where(_cases.c.id == bindparam("b_id"))
+# SET takes the parameters that name columns; b_* are the WHERE's.
+_CHANGE = update(_cases).where(
+    _cases.c.id == bindparam("b_id"), _cases.c.version == bindparam("b_version")
+)
 _ADD_EVENT = insert(_events).values(
     case_id=bindparam("b_case_id"),
     at=bindparam("b_at", type_=_events.c.at.type),

@@ -86,7 +86,7 @@ async def test_concurrent_case_creation_distinct_numbers(db: Database) -> None:
 
     async def create() -> str:
         async with db.transaction() as s:
-            case_id = await CaseRepo(s).create(
+            case_id, case_no = await CaseRepo(s).create(
                 now=now,
                 tz="Asia/Shanghai",
                 order_id=o.id,
@@ -99,8 +99,8 @@ async def test_concurrent_case_creation_distinct_numbers(db: Database) -> None:
             )
             await asyncio.sleep(0)  # let others interleave inside the transaction
             view = await CaseRepo(s).view(case_id)
-            assert view is not None
-            return view.case_no
+            assert view is not None and view.case_no == case_no
+            return case_no
 
     numbers = await asyncio.gather(*(create() for _ in range(30)))
     assert sorted(numbers) == [f"AS-20261126-{n:04d}" for n in range(1, 31)]

@@ -108,7 +108,7 @@ async def test_case_create_view_events(db: Database) -> None:
         c = await make_customer(s)
         o = await make_order(s, c)
         repo = CaseRepo(s)
-        case_id = await repo.create(
+        case_id, case_no = await repo.create(
             now=NOW,
             tz="Asia/Shanghai",
             order_id=o.id,
@@ -127,7 +127,8 @@ async def test_case_create_view_events(db: Database) -> None:
         await repo.add_events(case_id, [("bot", "approved", {})], NOW + timedelta(seconds=1))
     async with db.transaction() as s:
         repo = CaseRepo(s)
-        got = await repo.view_by_no("AS-20261126-0001")
+        assert case_no == "AS-20261126-0001"
+        got = await repo.view_by_no(case_no)
         assert got is not None and got.id == case_id and got.kind == "request"
         assert (got.order_no, got.item_name) == (o.order_no, o.items[0].name)
         assert [e.kind for e in await repo.events(case_id)] == ["submitted", "approved"]
