@@ -64,7 +64,7 @@ if __name__ == "__main__":
         os.environ.setdefault(name, value)
     if os.environ.get("BENCH_BATCH"):
         size = int(os.environ["BENCH_BATCH"])
-        dialogs.work.Batcher.__init__.__defaults__ = (size,)  # type: ignore[attr-defined]
+        dialogs.work.Batcher.__init__.__defaults__ = (size, 1)  # type: ignore[attr-defined]
     if os.environ.get("BENCH_SQLITE") == "aiosqlite":
         _database_init = storage.db.Database.__init__
 

@@ -314,6 +314,9 @@ class StorageShop:
         self._fresh.started(case_id, kind, due_at)
 
     async def cancel_timers(self, case_id: int, kinds: list[str], now: datetime) -> None:
+        clocks = self._fresh.clocks(case_id)
+        if clocks is not None and not clocks.keys() & set(kinds):
+            return  # a case of this unit's without such clocks: there is nothing to stop
         await self.flush()
         await self.timers.cancel(case_id, kinds, now)
         self._fresh.cancelled(case_id, kinds)

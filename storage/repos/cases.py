@@ -8,12 +8,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm.exc import StaleDataError
 
 from storage.domain import CaseKind, CaseStatus
 from storage.models import Agent, Case, CaseCounter, CaseEvent, Order, OrderItem
-from storage.repos.base import Repo, dialect_insert
+from storage.repos.base import Repo, on_postgresql
 from storage.views import CaseView
 
 _cases, _orders, _items = Case.__table__, Order.__table__, OrderItem.__table__
@@ -71,12 +72,8 @@ class CaseRepo(Repo):
         One atomic upsert-increment, so concurrent workers on PostgreSQL never share a number.
         """
         day = now.astimezone(ZoneInfo(tz)).strftime("%Y%m%d")
-        table = CaseCounter.__table__
-        stmt = dialect_insert(self.session, table).values(day=day, last=1)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[table.c.day], set_={"last": table.c.last + 1}
-        ).returning(table.c.last)
-        number = (await self.session.execute(stmt)).scalar_one()
+        stmt = _NEXT_NUMBER[on_postgresql(self.session)]
+        number = (await self.session.execute(stmt, {"b_day": day})).scalar_one()
         return f"AS-{day}-{number:04d}"
 
     async def create(self, *, now: datetime, tz: str, **fields: Any) -> tuple[int, str]:
@@ -254,6 +251,14 @@ def _columns(values: dict[str, Any]) -> dict[str, Any]:
 
 
 _NAMES = frozenset(_cases.c.keys())
+_counters = CaseCounter.__table__
+_NEXT_NUMBER = {
+    pg: (postgresql.insert if pg else sqlite.insert)(_counters)
+    .values(day=bindparam("b_day"), last=1)
+    .on_conflict_do_update(index_elements=[_counters.c.day], set_={"last": _counters.c.last + 1})
+    .returning(_counters.c.last)
+    for pg in (True, False)
+}
 # Built once: the hot statements' construction costs more than their execution on a busy bot.
 _INSERT = insert(_cases).returning(_cases.c.id)  # the columns are the parameters' keys
 _VIEW_BY_ID = _VIEWS.where(_cases.c.id == bindparam("b_id"))
