@@ -17,6 +17,7 @@ import json
 import statistics
 import tempfile
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -107,6 +108,7 @@ class MemoryShop:
         self.order_view = OrderView(1, "BN0000000001", 1, "delivered", delivered, delivered,
                                     delivered, delivered, "online", "CNY", (item,))  # fmt: skip
         self.created = 0
+        self.views: dict[int, CaseView] = {}
 
     async def customer(self, customer_id: int) -> CustomerView:
         return self.customer_view
@@ -152,18 +154,27 @@ class MemoryShop:
 
     async def create_case(self, case: NewCase, now: datetime) -> CaseView:
         self.created += 1
-        return CaseView(self.created, f"AS-{self.created}", "request", "BN0000000001",
+        view = CaseView(self.created, f"AS-{self.created}", "request", "BN0000000001",
                         "Phone X", case.service, case.reason, case.status, case.outcome,
-                        now)  # fmt: skip
+                        now, chat_id=case.chat_id, details=dict(case.details))  # fmt: skip
+        self.views[view.id] = view
+        return view
+
+    async def update_case(self, case_id: int, now: datetime, **values: object) -> CaseView:
+        self.views[case_id] = replace(self.views[case_id], **values)  # type: ignore[arg-type]
+        return self.views[case_id]
+
+    async def cancel_timers(self, case_id: int, kinds: list[str], now: datetime) -> None:
+        return None
 
     async def add_case_event(self, *args: object) -> None:
         return None
 
-    async def start_timer(self, *args: object, **kwargs: object) -> int:
-        return 0
+    async def start_timer(self, *args: object, **kwargs: object) -> None:
+        return None
 
-    async def timers_of(self, case_id: int) -> list:
-        return []
+    async def running_clocks(self, case_id: int) -> dict[str, datetime]:
+        return {}
 
 
 async def turns_without_database(flows: int) -> dict[str, float]:
