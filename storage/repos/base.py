@@ -16,9 +16,13 @@ class Repo:
 
 def dialect_insert(session: AsyncSession, table: Any) -> Any:
     """`INSERT` with `ON CONFLICT` support for whichever backend the session is bound to."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+    return insert_on(on_postgresql(session), table)
+
+
+def insert_on(postgres: bool, table: Any) -> Any:
+    """`INSERT` with `ON CONFLICT` support for PostgreSQL or SQLite (for statements built
+    once per backend)."""
+    return postgresql.insert(table) if postgres else sqlite.insert(table)
 
 
 def on_postgresql(session: AsyncSession) -> bool:

@@ -8,13 +8,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm.exc import StaleDataError
 
 from storage.domain import CaseKind, CaseStatus
 from storage.models import Agent, Case, CaseCounter, CaseEvent, Order, OrderItem
-from storage.repos.base import Repo, on_postgresql
+from storage.repos.base import Repo, insert_on, on_postgresql
 from storage.views import CaseView
 
 _cases, _orders, _items = Case.__table__, Order.__table__, OrderItem.__table__
@@ -208,14 +207,6 @@ class CaseRepo(Repo):
     async def version(self, case_id: int) -> int | None:
         return await self.session.scalar(_VERSION, {"b_id": case_id})
 
-    async def add_events(
-        self, case_id: int, events: Sequence[tuple[str, str, dict[str, Any]]], at: datetime,
-        actor_id: int | None = None,
-    ) -> None:  # fmt: skip
-        """(actor, kind, data) rows of the audit trail, in one statement."""
-        await self.insert_events([event_row(case_id, actor, kind, data, at, actor_id)
-                                  for actor, kind, data in events])  # fmt: skip
-
     async def insert_events(self, rows: list[dict[str, Any]]) -> None:
         """Rows made by `event_row`, of any cases, in one statement."""
         if rows:
@@ -253,7 +244,7 @@ def _columns(values: dict[str, Any]) -> dict[str, Any]:
 _NAMES = frozenset(_cases.c.keys())
 _counters = CaseCounter.__table__
 _NEXT_NUMBER = {
-    pg: (postgresql.insert if pg else sqlite.insert)(_counters)
+    pg: insert_on(pg, _counters)
     .values(day=bindparam("b_day"), last=1)
     .on_conflict_do_update(index_elements=[_counters.c.day], set_={"last": _counters.c.last + 1})
     .returning(_counters.c.last)

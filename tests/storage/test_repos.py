@@ -18,6 +18,7 @@ from storage.repos import (
     SurveyRepo,
     TimerRepo,
 )
+from storage.repos.cases import event_row
 from storage.shop import StorageShop
 from tests.factories import NOW, make_case, make_customer, make_order
 
@@ -123,8 +124,9 @@ async def test_case_create_view_events(db: Database) -> None:
             rules=["R1", "R2"],
             explanation_values={"days": 7},
         )
-        await repo.add_events(case_id, [("customer", "submitted", {"a": 1})], NOW)
-        await repo.add_events(case_id, [("bot", "approved", {})], NOW + timedelta(seconds=1))
+        await repo.insert_events([event_row(case_id, "customer", "submitted", {"a": 1}, NOW)])
+        await repo.insert_events([event_row(case_id, "bot", "approved", {},
+                                            NOW + timedelta(seconds=1))])  # fmt: skip
     async with db.transaction() as s:
         repo = CaseRepo(s)
         assert case_no == "AS-20261126-0001"
