@@ -29,6 +29,11 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # started and stopped per burst, with its start-up queries (bench/telegram_bench.py).
 POOL_SIZE = 15
 POOL_OVERFLOW = 5
+# asyncpg's prepared statements kept per connection (SQLAlchemy's default 100): a statement
+# not among them is a Parse round trip before it runs. The bot has well over 100 texts (each
+# report, desk and lifecycle query), so at 100 the ones a turn runs were pushed out by rarer
+# ones; a DATABASE_URL's own ?prepared_statement_cache_size= is kept.
+STATEMENT_CACHE = 500
 # The task inside transaction(): nesting in the same task would deadlock on SQLite's writer
 # lock. Tasks spawned meanwhile inherit the variable but are other tasks, so they may wait.
 _owner: ContextVar[asyncio.Task[Any] | None] = ContextVar("transaction_owner", default=None)
@@ -45,6 +50,10 @@ class Database:
                 module=sqlite_driver.dbapi(SQLITE_BUSY_TIMEOUT_MS / 1000),
                 pool_reset_on_return=None,
             )
+        if self.url.drivername == "postgresql+asyncpg":
+            statements = {"prepared_statement_cache_size": STATEMENT_CACHE}
+            if "prepared_statement_cache_size" not in self.url.query:
+                engine_kwargs["connect_args"] = statements | engine_kwargs.get("connect_args", {})
         engine_kwargs.setdefault("pool_size", POOL_SIZE)
         engine_kwargs.setdefault("max_overflow", POOL_OVERFLOW)
         self.engine: AsyncEngine = create_async_engine(self.url, echo=echo, **engine_kwargs)

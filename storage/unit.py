@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
+from storage.coalesce import Coalesced
 from storage.db import Database
 from storage.repos import (
     CaseRepo,
@@ -29,7 +30,7 @@ from storage.repos import (
     OutboxRepo,
     TimerRepo,
 )
-from storage.repos.conversations import open_conversation
+from storage.repos.conversations import open_conversations
 from storage.repos.lanes import LaneRepo
 from storage.repos.outbox import NewMessage
 from storage.shop import StorageShop
@@ -135,6 +136,7 @@ class Units:
     def __init__(self, db: Database, timezone: str) -> None:
         self.db = db
         self.timezone = timezone
+        self._conversations: Coalesced[int, ConversationRecord] = Coalesced(self._open_for)
 
     @asynccontextmanager
     async def open(self, now: datetime) -> AsyncIterator[Unit]:
@@ -148,12 +150,16 @@ class Units:
             raise Conflict(str(exc)) from exc
 
     async def conversation(self, chat_id: int) -> ConversationRecord | None:
-        """A chat's open conversation as it stands (a read outside any unit; asked before
-        every media event, so on a plain connection rather than an ORM session)."""
+        """A chat's open conversation as it stands (a read outside any unit, asked before
+        every media event: the chats asking at the same moment share one query)."""
+        return await self._conversations.get(chat_id)
+
+    async def _open_for(self, chat_ids: Sequence[int]) -> dict[int, ConversationRecord]:
+        # A plain connection rather than an ORM session: nothing here needs one.
         async with self.db.engine.connect() as conn:
             conn = await conn.execution_options(**self.db.read_options())
             try:
-                return await open_conversation(conn, chat_id)
+                return await open_conversations(conn, chat_ids)
             finally:
                 await conn.rollback()
 

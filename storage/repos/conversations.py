@@ -89,11 +89,12 @@ _SAVE_ARRAYS = (
 )
 
 
-async def open_conversation(conn: AsyncConnection, chat_id: int) -> ConversationRecord | None:
-    row = (
-        await conn.execute(_OPEN[conn.dialect.name == "postgresql"], {"chats": [chat_id]})
-    ).first()
-    return ConversationRecord(**row._mapping) if row is not None else None
+async def open_conversations(
+    conn: AsyncConnection, chat_ids: Sequence[int]
+) -> dict[int, ConversationRecord]:
+    """The open conversations of these chats, by chat id, on a plain connection."""
+    rows = await conn.execute(_OPEN[conn.dialect.name == "postgresql"], {"chats": list(chat_ids)})
+    return {row.chat_id: ConversationRecord(**row._mapping) for row in rows}
 
 
 class ConversationRepo(Repo):

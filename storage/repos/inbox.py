@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import BigInteger, String, bindparam, func, literal, select, update
+from sqlalchemy.dialects import postgresql
 
 from storage.models import Inbox
 from storage.repos.base import Repo, dialect_insert, on_postgresql, one_of
@@ -19,6 +20,33 @@ from storage.repos.base import Repo, dialect_insert, on_postgresql, one_of
 # (update_id, identity, chat_id, payload)
 NewUpdate = tuple[int, str, int | None, dict[str, Any]]
 _t = Inbox.__table__
+_RETURNED = (_t.c.id, _t.c.update_id, _t.c.identity)
+# PostgreSQL: a batch's rows as arrays unnested into a table, in the order given, so the
+# statement's text is one whatever the batch's size. An executemany is rendered as a
+# multi-row INSERT, a new text (a Parse round trip, a place in asyncpg's statement cache)
+# for every batch size: those crowded the bot's other statements out of the cache.
+_NEW = (
+    func.unnest(
+        bindparam("update_ids", type_=postgresql.ARRAY(BigInteger)),
+        bindparam("identities", type_=postgresql.ARRAY(String)),
+        bindparam("chat_ids", type_=postgresql.ARRAY(BigInteger)),
+        bindparam("lanes", type_=postgresql.ARRAY(BigInteger)),
+        bindparam("payloads", type_=postgresql.ARRAY(_t.c.payload.type)),
+    )
+    .table_valued("update_id", "identity", "chat_id", "lane", "payload", with_ordinality="n")
+    .render_derived(name="new")
+)
+_RECORD_ARRAYS = (
+    postgresql.insert(_t)
+    .from_select(
+        ["update_id", "identity", "chat_id", "lane", "payload", "status", "received_at"],
+        select(*(_NEW.c[name] for name in ("update_id", "identity", "chat_id", "lane", "payload")))
+        .add_columns(literal("pending"), bindparam("at", type_=_t.c.received_at.type))
+        .order_by(_NEW.c.n),
+    )
+    .on_conflict_do_nothing(index_elements=["update_id", "identity"])
+    .returning(*_RETURNED)
+)
 _FINISH = {
     array: update(_t)
     .where(one_of(_t.c.id, "ids", array=array), _t.c.status == "pending")
@@ -45,17 +73,26 @@ class InboxRepo(Repo):
         update, says whose work each is (default: its chat's)."""
         if not updates:
             return {}
-        # One cached statement run as an executemany (SQLAlchemy batches it into multi-row
-        # INSERTs itself): a statement built with the rows inside would be compiled anew for
-        # every batch, binding each value on the way.
+        lanes = (
+            lanes if lanes is not None else [c if c is not None else 0 for _, _, c, _ in updates]
+        )
+        if on_postgresql(self.session):
+            result = await self.session.execute(
+                _RECORD_ARRAYS,
+                {"update_ids": [u for u, _, _, _ in updates],
+                 "identities": [i for _, i, _, _ in updates],
+                 "chat_ids": [c for _, _, c, _ in updates],
+                 "lanes": list(lanes), "payloads": [p for _, _, _, p in updates], "at": at},
+            )  # fmt: skip
+            return {(row.update_id, row.identity): row.id for row in result}
+        # SQLite: one cached statement run as an executemany (SQLAlchemy batches it into
+        # multi-row INSERTs itself): a statement built with the rows inside would be compiled
+        # anew for every batch, binding each value on the way.
         stmt = (
             dialect_insert(self.session, _t)
             .values(status="pending")
             .on_conflict_do_nothing(index_elements=["update_id", "identity"])
-            .returning(_t.c.id, _t.c.update_id, _t.c.identity)
-        )
-        lanes = (
-            lanes if lanes is not None else [c if c is not None else 0 for _, _, c, _ in updates]
+            .returning(*_RETURNED)
         )
         rows = [
             {"update_id": u, "identity": i, "chat_id": c, "lane": lane, "payload": p,

@@ -275,6 +275,24 @@ async def test_inbox_records_a_batch_and_reports_only_new_updates(db):
         assert [r.id for r in pending] == [first[(1, "a")], fresh[(2, "b")], fresh[(3, "c")]]
 
 
+async def test_inbox_batch_keeps_its_order_lanes_payloads_and_drops_a_repeat_inside_it(db):
+    from storage.repos import InboxRepo
+
+    # Ids descending in the batch: the rows' ids follow the batch, not the update ids.
+    batch = [(n, f"k{n}", None if n == 7 else 100 + n, {"update_id": n, "text": f"退货 <{n}>"})
+             for n in range(9, 0, -1)]  # fmt: skip
+    batch.insert(3, batch[0])  # a redelivery inside the same batch
+    async with db.transaction() as s:
+        fresh = await InboxRepo(s).record_many(batch, NOW, [500 + u for u, _, _, _ in batch])
+    assert len(fresh) == 9
+    assert [u for (u, _), _ in sorted(fresh.items(), key=lambda kv: kv[1])] == list(range(9, 0, -1))
+    async with db.read() as s:
+        got = [(r.update_id, r.chat_id, r.lane, r.payload["text"], r.status, r.received_at)
+               for r in await InboxRepo(s).pending()]  # fmt: skip
+    assert got == [(n, None if n == 7 else 100 + n, 500 + n, f"退货 <{n}>", "pending", NOW)
+                   for n in range(9, 0, -1)]  # fmt: skip
+
+
 async def test_conversations_saved_together_unless_one_changed_meanwhile(db: Database) -> None:
     from storage.repos import ConversationSave
 
