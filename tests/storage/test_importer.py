@@ -290,3 +290,31 @@ async def test_database_error_rolls_back_only_that_record(
     async with db.read() as s:
         assert set(await s.scalars(select(Order.order_no))) == {GOOD["order_no"], "DD3"}
         assert await CustomerRepo(s).by_phone("+8613912345678") is None
+
+
+async def test_postgresql_planner_knows_the_imported_orders_at_once(
+    db: Database, tmp_path: Path
+) -> None:
+    """Statements prepared right after an import are planned for the tables as they are, not
+    as the empty tables autovacuum last saw."""
+    if not db.is_postgresql:
+        pytest.skip("PostgreSQL's planner statistics")
+    from sqlalchemy import text
+
+    records = []
+    for n in range(40):
+        record = copy.deepcopy(GOOD)
+        record["order_no"] = f"DD20261120{n:05d}"
+        record["customer"]["phone"] = f"+86138001{n:05d}"
+        records.append(record)
+    report = await import_file(db, jsonl(tmp_path / "o.jsonl", *records), NOW)
+    assert report.created == 40
+    async with db.read() as s:
+        rows = await s.execute(
+            text(
+                "SELECT relname, reltuples FROM pg_class"
+                " WHERE relname IN ('orders', 'order_items', 'customers')"
+            )
+        )
+        known = dict(rows.all())
+    assert known == {"orders": 40, "customers": 40, "order_items": 40 * len(GOOD["items"])}
