@@ -77,6 +77,26 @@ async def test_case_numbers_per_shop_day(db: Database) -> None:
     assert await _allocate(db, late) == "AS-20261126-0003"
 
 
+async def test_a_case_number_does_not_wait_for_another_units_commit(db: Database) -> None:
+    """On PostgreSQL a unit of work holds its transaction for a whole batch: another batch
+    creating a case gets its number meanwhile instead of waiting for that commit. A unit that
+    fails leaves its number unused (a gap), never given twice."""
+    if not db.is_postgresql:
+        pytest.skip("SQLite has one writer: the unit of work itself takes the number")
+    now = datetime(2026, 11, 26, 2, tzinfo=UTC)
+    first = db.sessionmaker()
+    try:
+        await first.begin()
+        assert await CaseRepo(first).next_case_no(now, "Asia/Shanghai") == "AS-20261126-0001"
+        # The first unit is still open: the second number comes at once.
+        second = await asyncio.wait_for(_allocate(db, now), timeout=5)
+        assert second == "AS-20261126-0002"
+        await first.rollback()
+    finally:
+        await first.close()
+    assert await _allocate(db, now) == "AS-20261126-0003"
+
+
 async def test_concurrent_case_creation_distinct_numbers(db: Database) -> None:
     now = datetime(2026, 11, 26, 2, tzinfo=UTC)
     async with db.transaction() as s:
