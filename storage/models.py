@@ -68,6 +68,10 @@ ACTORS = _names(domain.Actor)
 EVIDENCE_KINDS = _names(domain.EvidenceKind)
 INBOX_STATUSES = _names(domain.InboxStatus)
 OUTBOX_STATUSES = _names(domain.OutboxStatus)
+# The outbox's queue: what a worker may still send (the partial index ix_outbox_unsent).
+OUTBOX_UNSENT = (
+    f"status IN ('{domain.OutboxStatus.PENDING.value}', '{domain.OutboxStatus.SENDING.value}')"
+)
 CONVERSATION_MODES = _names(domain.ConversationMode)
 AGENT_ROLES = _names(domain.AgentRole)
 CASE_KINDS = _names(domain.CaseKind)
@@ -360,10 +364,16 @@ class Outbox(Base):
     __tablename__ = "outbox"
     __table_args__ = (
         CheckConstraint(_one_of("status", OUTBOX_STATUSES), name="status"),
-        # Each chat's oldest unsent row, looked up for every message the worker sends. A full
-        # index: a partial one (WHERE status IN (...)) is not used by statements that bind
-        # the statuses as parameters, and then every look would scan the sent rows too.
-        Index("ix_outbox_status_chat_id", "status", "chat_id", "id"),
+        # Each chat's oldest unsent row, looked up for every message the worker sends. The
+        # queue's statements write UNSENT out (a partial index is not used by statements that
+        # bind the statuses as parameters); migration 0013 says why it is partial.
+        Index(
+            "ix_outbox_unsent",
+            "chat_id",
+            "id",
+            sqlite_where=text(OUTBOX_UNSENT),
+            postgresql_where=text(OUTBOX_UNSENT),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)

@@ -7,8 +7,8 @@ from datetime import datetime
 
 from sqlalchemy import func, select, text
 
-from storage.domain import InboxStatus, OutboxStatus
-from storage.models import Case, Inbox, Outbox, Timer
+from storage.domain import InboxStatus
+from storage.models import OUTBOX_UNSENT, Case, Inbox, Outbox, Timer
 from storage.repos.base import Repo
 
 
@@ -37,9 +37,7 @@ class OpsRepo(Repo):
         ).one()
         outbox_n, outbox_oldest = (
             await self.session.execute(
-                select(func.count(), func.min(Outbox.created_at)).where(
-                    Outbox.status.in_((OutboxStatus.PENDING, OutboxStatus.SENDING))
-                )
+                select(func.count(), func.min(Outbox.created_at)).where(text(OUTBOX_UNSENT))
             )
         ).one()
         timers_due = await self.session.scalar(

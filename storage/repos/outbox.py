@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Boolean, and_, bindparam, func, insert, literal_column, or_, select, update
 
 from storage.domain import OutboxStatus as S
-from storage.models import BlockedChat, Outbox
+from storage.models import OUTBOX_UNSENT, BlockedChat, Outbox
 from storage.repos.base import Repo, dialect_insert, on_postgresql, one_of
 
 IN_DOUBT = "in doubt: a worker stopped while sending; not retried, it may have been delivered"
@@ -60,7 +60,12 @@ _b = BlockedChat.__table__
 _COLUMNS = tuple(_t.c[name] for name in OutboxRow.__slots__ if name != "more")
 _NOW = bindparam("now", type_=_t.c.next_attempt_at.type)
 _UNTIL = bindparam("until", type_=_t.c.lease_until.type)
-_UNSENT = _t.c.status.in_((S.PENDING, S.SENDING))
+# The statuses written out, not bound: then the queue's partial index serves the statement
+# (migration 0013); SQLite, which uses a partial index only for a statement that repeats its
+# condition, is given the queue's terms with a pending row's.
+_UNSENT = _t.c.status.in_([literal_column(f"'{S.PENDING.value}'"),
+                           literal_column(f"'{S.SENDING.value}'")])  # fmt: skip
+_PENDING = and_(_UNSENT, _t.c.status == literal_column(f"'{S.PENDING.value}'"))
 _DUE = or_(_t.c.next_attempt_at.is_(None), _t.c.next_attempt_at <= _NOW)
 _ADD = insert(_t).values(status=S.PENDING, attempts=0, steps_done=0)
 _ALL_HEADS = select(func.min(_t.c.id).label("id")).where(_UNSENT).group_by(_t.c.chat_id).subquery()
@@ -83,10 +88,12 @@ class _Lookups:
 # Whether a pending row of the same chat follows the one claimed: if not, and nothing was
 # committed since, the worker need not claim again to learn that the chat is done. Written
 # out: SQLAlchemy renders SQLite's RETURNING columns unqualified, the subquery's too, which
-# would compare the later row with itself.
+# would compare the later row with itself. The queue's terms as well as the status: SQLite
+# uses a partial index only for a statement that repeats its condition.
 _MORE = literal_column(
     "EXISTS (SELECT 1 FROM outbox AS later WHERE later.chat_id = outbox.chat_id"
-    f" AND later.id > outbox.id AND later.status = '{S.PENDING.value}')",
+    f" AND later.id > outbox.id AND later.{OUTBOX_UNSENT}"
+    f" AND later.status = '{S.PENDING.value}')",
     Boolean,
 ).label("more")
 
@@ -106,7 +113,7 @@ def _lookups(array: bool) -> _Lookups:
         .limit(bindparam("limit")),
         heads=select(*_COLUMNS).where(_t.c.id.in_(head_ids)),
         claim_heads=update(_t)
-        .where(_t.c.id.in_(head_ids), _t.c.status == S.PENDING, _DUE, _t.c.chat_id.not_in(blocked))
+        .where(_t.c.id.in_(head_ids), _PENDING, _DUE, _t.c.chat_id.not_in(blocked))
         .values(status=S.SENDING, claimed_by=bindparam("worker"), lease_until=_UNTIL)
         .returning(*_COLUMNS, _MORE),
     )
@@ -171,7 +178,7 @@ class OutboxRepo(Repo):
         order: what may leave together with the head."""
         rows = await self.session.execute(
             select(*_COLUMNS)
-            .where(_t.c.chat_id == chat_id, _t.c.status == S.PENDING, _t.c.id > after_id,
+            .where(_t.c.chat_id == chat_id, _PENDING, _t.c.id > after_id,
                    _t.c.coalesce_key == key)
             .order_by(_t.c.id)
             .limit(limit)
