@@ -19,7 +19,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, and_, bindparam, func, insert, literal_column, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    String,
+    and_,
+    bindparam,
+    func,
+    insert,
+    literal,
+    literal_column,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from storage.domain import OutboxStatus as S
 from storage.models import OUTBOX_UNSENT, BlockedChat, Outbox
@@ -120,17 +134,52 @@ def _lookups(array: bool) -> _Lookups:
 
 
 _LOOKUPS = {array: _lookups(array) for array in (False, True)}
+# PostgreSQL: a batch's rows as arrays unnested into a table, one statement and one round of
+# parameters for the batch where an executemany binds and executes each row (these two are
+# the bot's most frequent statements: every message is added once and marked sent once).
+_NEW = (
+    func.unnest(
+        bindparam("chat_ids", type_=ARRAY(BigInteger)),
+        bindparam("thread_ids", type_=ARRAY(BigInteger)),
+        bindparam("payloads", type_=ARRAY(_t.c.payload.type)),
+        bindparam("keys", type_=ARRAY(String)),
+    )
+    .table_valued("chat_id", "message_thread_id", "payload", "coalesce_key", with_ordinality="n")
+    .render_derived(name="new")
+)
+_ADD_ARRAYS = insert(_t).from_select(
+    ["chat_id", "message_thread_id", "payload", "coalesce_key", "status", "attempts",
+     "steps_done", "created_at"],
+    select(_NEW.c.chat_id, _NEW.c.message_thread_id, _NEW.c.payload, _NEW.c.coalesce_key,
+           literal(S.PENDING.value), literal(0), literal(0),
+           bindparam("at", type_=_t.c.created_at.type))
+    .order_by(_NEW.c.n),  # ids in the order given: each chat's messages leave in that order
+)  # fmt: skip
+_SENT_ROWS = (
+    func.unnest(
+        bindparam("ids", type_=ARRAY(BigInteger)),
+        bindparam("sent_ats", type_=ARRAY(_t.c.sent_at.type)),
+        bindparam("message_ids", type_=ARRAY(BigInteger)),
+    )
+    .table_valued("id", "sent_at", "message_id")
+    .render_derived(name="sent")
+)
+_SENT_VALUES = {"status": S.SENT, "attempts": _t.c.attempts + 1, "claimed_by": None,
+                "lease_until": None, "error": None}  # fmt: skip
 _SENT = (
     update(_t)
     .where(_t.c.id == bindparam("b_id"))
     .values(
-        status=S.SENT,
         sent_at=bindparam("b_sent_at", type_=_t.c.sent_at.type),
         telegram_message_id=bindparam("b_message_id"),
-        attempts=_t.c.attempts + 1,
-        claimed_by=None,
-        lease_until=None,
-        error=None,
+        **_SENT_VALUES,
+    )
+)
+_SENT_ARRAYS = (
+    update(_t)
+    .where(_t.c.id == _SENT_ROWS.c.id)
+    .values(
+        sent_at=_SENT_ROWS.c.sent_at, telegram_message_id=_SENT_ROWS.c.message_id, **_SENT_VALUES
     )
 )
 
@@ -144,13 +193,23 @@ class OutboxRepo(Repo):
 
     async def add_many(self, messages: Sequence[NewMessage], at: datetime) -> None:
         """Several messages in one statement (a turn often says two or three things)."""
-        if messages:
-            rows = [
-                {"chat_id": c, "message_thread_id": t, "payload": p, "created_at": at,
-                 "coalesce_key": _key(p)}
-                for c, t, p in messages
-            ]  # fmt: skip
-            await self.session.execute(_ADD, rows)  # Core executemany: no ORM bookkeeping
+        if not messages:
+            return
+        if on_postgresql(self.session):
+            await self.session.execute(_ADD_ARRAYS, {
+                "chat_ids": [c for c, _, _ in messages],
+                "thread_ids": [t for _, t, _ in messages],
+                "payloads": [p for _, _, p in messages],
+                "keys": [_key(p) for _, _, p in messages],
+                "at": at,
+            })  # fmt: skip
+            return
+        rows = [
+            {"chat_id": c, "message_thread_id": t, "payload": p, "created_at": at,
+             "coalesce_key": _key(p)}
+            for c, t, p in messages
+        ]  # fmt: skip
+        await self.session.execute(_ADD, rows)  # Core executemany: no ORM bookkeeping
 
     # --- what the worker reads and claims ---------------------------------------------------------
 
@@ -196,10 +255,17 @@ class OutboxRepo(Repo):
         )
 
     async def mark_sent_many(self, rows: Sequence[tuple[int, datetime, int | None]]) -> None:
-        """(id, sent_at, telegram_message_id) of rows Telegram accepted, as one executemany."""
+        """(id, sent_at, telegram_message_id) of rows Telegram accepted, in one statement
+        (SQLite: an executemany)."""
+        if not rows:
+            return
+        if on_postgresql(self.session):
+            arrays = {"ids": [i for i, _, _ in rows], "sent_ats": [at for _, at, _ in rows],
+                      "message_ids": [m for _, _, m in rows]}  # fmt: skip
+            await self.session.execute(_SENT_ARRAYS, arrays)
+            return
         params = [{"b_id": i, "b_sent_at": at, "b_message_id": m} for i, at, m in rows]
-        if params:
-            await self.session.execute(_SENT, params)
+        await self.session.execute(_SENT, params)
 
     async def release(self, outbox_id: int) -> None:
         """Stopped before a call: nothing is in flight, the row waits for the next worker."""

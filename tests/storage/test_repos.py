@@ -4,9 +4,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from storage.db import Database
+from storage.models import Outbox
 from storage.repos import (
     AgentRepo,
     CaseRepo,
@@ -200,6 +202,34 @@ async def test_outbox_heads_claims_and_retries(db: Database) -> None:
         await repo.mark_blocked(3, t0)  # idempotent
         await repo.unblock(3)
         assert not await repo.is_blocked(3)
+
+
+async def test_outbox_rows_of_a_batch_keep_their_order_and_are_recorded_sent(
+    db: Database,
+) -> None:
+    """A unit's messages, many chats mixed, are queued in the order given (each chat's leave
+    in that order) and marked sent together, each with its own Telegram message id."""
+    t0 = datetime(2026, 11, 26, tzinfo=UTC)
+    texts = [(chat, f"{chat}-{n}") for n in range(4) for chat in (5, 6, 7)]
+    async with db.transaction() as s:
+        messages = [(c, 9 if c == 7 else None, {"text": t}) for c, t in texts]
+        await OutboxRepo(s).add_many(messages, t0)
+    async with db.read() as s:
+        queued = await OutboxRepo(s).rows()
+    assert [r.payload["text"] for r in queued] == [t for _, t in texts]
+    assert [r.id for r in queued] == sorted(r.id for r in queued)
+    assert {r.chat_id: r.message_thread_id for r in queued} == {5: None, 6: None, 7: 9}
+    assert {r.status for r in queued} == {"pending"}
+    sent_at = t0 + timedelta(seconds=3)
+    async with db.transaction() as s:
+        await OutboxRepo(s).mark_sent_many([(r.id, sent_at, 1000 + r.id) for r in queued[:7]])
+    async with db.read() as s:
+        after = {r.id: r for r in await s.execute(select(Outbox.__table__))}
+    for row in queued[:7]:
+        got = after[row.id]
+        assert (got.status, got.attempts, got.telegram_message_id) == ("sent", 1, 1000 + row.id)
+        assert got.sent_at == sent_at and got.claimed_by is None
+    assert {after[r.id].status for r in queued[7:]} == {"pending"}
 
 
 async def test_a_vanished_workers_row_is_given_up_once(db: Database) -> None:
