@@ -134,9 +134,9 @@ def _lookups(array: bool) -> _Lookups:
 
 
 _LOOKUPS = {array: _lookups(array) for array in (False, True)}
-# PostgreSQL: a batch's rows as arrays unnested into a table, one statement and one round of
-# parameters for the batch where an executemany binds and executes each row (these two are
-# the bot's most frequent statements: every message is added once and marked sent once).
+# PostgreSQL: a unit's messages as arrays unnested into a table, one statement and one round
+# of parameters where an executemany binds and executes each row. An INSERT has no plan to go
+# stale (see mark_sent_many).
 _NEW = (
     func.unnest(
         bindparam("chat_ids", type_=ARRAY(BigInteger)),
@@ -155,31 +155,17 @@ _ADD_ARRAYS = insert(_t).from_select(
            bindparam("at", type_=_t.c.created_at.type))
     .order_by(_NEW.c.n),  # ids in the order given: each chat's messages leave in that order
 )  # fmt: skip
-_SENT_ROWS = (
-    func.unnest(
-        bindparam("ids", type_=ARRAY(BigInteger)),
-        bindparam("sent_ats", type_=ARRAY(_t.c.sent_at.type)),
-        bindparam("message_ids", type_=ARRAY(BigInteger)),
-    )
-    .table_valued("id", "sent_at", "message_id")
-    .render_derived(name="sent")
-)
-_SENT_VALUES = {"status": S.SENT, "attempts": _t.c.attempts + 1, "claimed_by": None,
-                "lease_until": None, "error": None}  # fmt: skip
 _SENT = (
     update(_t)
     .where(_t.c.id == bindparam("b_id"))
     .values(
+        status=S.SENT,
         sent_at=bindparam("b_sent_at", type_=_t.c.sent_at.type),
         telegram_message_id=bindparam("b_message_id"),
-        **_SENT_VALUES,
-    )
-)
-_SENT_ARRAYS = (
-    update(_t)
-    .where(_t.c.id == _SENT_ROWS.c.id)
-    .values(
-        sent_at=_SENT_ROWS.c.sent_at, telegram_message_id=_SENT_ROWS.c.message_id, **_SENT_VALUES
+        attempts=_t.c.attempts + 1,
+        claimed_by=None,
+        lease_until=None,
+        error=None,
     )
 )
 
@@ -255,17 +241,14 @@ class OutboxRepo(Repo):
         )
 
     async def mark_sent_many(self, rows: Sequence[tuple[int, datetime, int | None]]) -> None:
-        """(id, sent_at, telegram_message_id) of rows Telegram accepted, in one statement
-        (SQLite: an executemany)."""
-        if not rows:
-            return
-        if on_postgresql(self.session):
-            arrays = {"ids": [i for i, _, _ in rows], "sent_ats": [at for _, at, _ in rows],
-                      "message_ids": [m for _, _, m in rows]}  # fmt: skip
-            await self.session.execute(_SENT_ARRAYS, arrays)
-            return
+        """(id, sent_at, telegram_message_id) of rows Telegram accepted, as one executemany."""
+        # An executemany of a statement by primary key on PostgreSQL too: an UPDATE … FROM
+        # unnest(arrays) is planned once per connection as a hash join over the whole table
+        # when the outbox is nearly empty (a fresh shop), and kept as it grows (1.3-5 ms a
+        # batch where the lookups by key take 0.05 ms a row).
         params = [{"b_id": i, "b_sent_at": at, "b_message_id": m} for i, at, m in rows]
-        await self.session.execute(_SENT, params)
+        if params:
+            await self.session.execute(_SENT, params)
 
     async def release(self, outbox_id: int) -> None:
         """Stopped before a call: nothing is in flight, the row waits for the next worker."""
