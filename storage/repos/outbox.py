@@ -31,6 +31,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -77,8 +78,7 @@ _UNTIL = bindparam("until", type_=_t.c.lease_until.type)
 # The statuses written out, not bound: then the queue's partial index serves the statement
 # (migration 0013); SQLite, which uses a partial index only for a statement that repeats its
 # condition, is given the queue's terms with a pending row's.
-_UNSENT = _t.c.status.in_([literal_column(f"'{S.PENDING.value}'"),
-                           literal_column(f"'{S.SENDING.value}'")])  # fmt: skip
+_UNSENT = text(OUTBOX_UNSENT)
 _PENDING = and_(_UNSENT, _t.c.status == literal_column(f"'{S.PENDING.value}'"))
 _DUE = or_(_t.c.next_attempt_at.is_(None), _t.c.next_attempt_at <= _NOW)
 _ADD = insert(_t).values(status=S.PENDING, attempts=0, steps_done=0)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from storage.db import Database
@@ -95,6 +96,20 @@ async def test_a_case_number_does_not_wait_for_another_units_commit(db: Database
     finally:
         await first.close()
     assert await _allocate(db, now) == "AS-20261126-0003"
+
+
+async def test_a_session_on_one_connection_takes_its_number_in_that_session(
+    db: Database,
+) -> None:
+    """A caller that binds a session to a connection of its own keeps the number inside its
+    transaction (nothing to open beside it): rolled back, the number is free again."""
+    now = datetime(2026, 11, 26, 2, tzinfo=UTC)
+    async with db.engine.connect() as conn:
+        session = AsyncSession(bind=conn)
+        assert await CaseRepo(session).next_case_no(now, "Asia/Shanghai") == "AS-20261126-0001"
+        await session.rollback()
+        await session.close()
+    assert await _allocate(db, now) == "AS-20261126-0001"
 
 
 async def test_concurrent_case_creation_distinct_numbers(db: Database) -> None:

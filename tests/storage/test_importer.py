@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from alembic.script import ScriptDirectory
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from bot.cli import main
@@ -299,8 +299,6 @@ async def test_postgresql_planner_knows_the_imported_orders_at_once(
     as the empty tables autovacuum last saw."""
     if not db.is_postgresql:
         pytest.skip("PostgreSQL's planner statistics")
-    from sqlalchemy import text
-
     records = []
     for n in range(40):
         record = copy.deepcopy(GOOD)

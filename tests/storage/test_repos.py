@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select, text
 from sqlalchemy.orm.exc import StaleDataError
 
 from storage.db import Database
@@ -367,8 +367,6 @@ async def test_postgresql_queue_looks_pass_over_the_rows_already_sent(db: Databa
     plan a prepared statement ends up with)."""
     if not db.is_postgresql:
         pytest.skip("PostgreSQL's index entries and plans")
-    from sqlalchemy import event, text
-
     t0 = datetime(2026, 11, 26, tzinfo=UTC)
     chats = list(range(1, 301))
     async with db.transaction() as s:
